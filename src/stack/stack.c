@@ -1,0 +1,120 @@
+#include "stack/stack.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "debug/tools.h"
+
+/* A pooled stack keeps its link in its own top bytes, so the pool costs no
+ * allocation. */
+typedef struct pool_node {
+    struct pool_node *next;
+    size_t map_size;
+    unsigned vg_id;
+} pool_node;
+
+/* A few size classes per thread, each a list; most programs use one or two
+ * stack sizes. POOL_MAX bounds what an idle thread keeps mapped. */
+#define POOL_BINS 4
+#define POOL_MAX 256
+
+typedef struct pool_bin {
+    size_t map_size;
+    pool_node *head;
+    unsigned count;
+} pool_bin;
+
+static __thread pool_bin pool[POOL_BINS] __attribute__((tls_model("initial-exec")));
+
+static size_t page_size_cache;
+
+size_t weft__page_size(void)
+{
+    if (__builtin_expect(page_size_cache == 0, 0))
+        page_size_cache = (size_t)sysconf(_SC_PAGESIZE);
+    return page_size_cache;
+}
+
+static void unmap(char *map, size_t map_size, unsigned vg_id)
+{
+    weft__tools_stack_unregister(vg_id);
+    munmap(map, map_size);
+}
+
+int weft__stack_get(weft__stack *s, size_t usable)
+{
+    size_t page = weft__page_size();
+    size_t map_size = ((usable + page - 1) & ~(page - 1)) + page;
+    for (int i = 0; i < POOL_BINS; i++) {
+        pool_bin *b = &pool[i];
+        if (b->map_size == map_size && b->head) {
+            pool_node *n = b->head;
+            b->head = n->next;
+            b->count--;
+            s->map = (char *)n + sizeof(pool_node) - map_size;
+            s->map_size = map_size;
+            s->vg_id = n->vg_id;
+            return 0;
+        }
+    }
+    /* MAP_NORESERVE: pages are committed as they are touched, and an idle
+     * stack's address space is not charged to the overcommit account. */
+    char *map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (map == MAP_FAILED) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (mprotect(map, page, PROT_NONE) != 0) {
+        munmap(map, map_size); /* out of map entries: the split failed */
+        errno = ENOMEM;
+        return -1;
+    }
+    s->map = map;
+    s->map_size = map_size;
+    s->vg_id = weft__tools_stack_register(map + page, map + map_size);
+    return 0;
+}
+
+void weft__stack_put(const weft__stack *s)
+{
+    pool_bin *free_bin = NULL;
+    for (int i = 0; i < POOL_BINS; i++) {
+        pool_bin *b = &pool[i];
+        if (b->map_size == s->map_size) {
+            free_bin = b;
+            break;
+        }
+        if (!free_bin && b->head == NULL)
+            free_bin = b;
+    }
+    if (!free_bin || free_bin->count >= POOL_MAX) {
+        unmap(s->map, s->map_size, s->vg_id);
+        return;
+    }
+    /* A coroutine freed while suspended leaves poisoned frames behind. */
+    weft__tools_stack_reset(s->map + weft__page_size(), s->map_size - weft__page_size());
+    pool_node *n = (pool_node *)(s->map + s->map_size - sizeof(pool_node));
+    n->map_size = s->map_size;
+    n->vg_id = s->vg_id;
+    n->next = free_bin->head;
+    free_bin->head = n;
+    free_bin->map_size = s->map_size;
+    free_bin->count++;
+}
+
+void weft__stack_pool_drain(void)
+{
+    for (int i = 0; i < POOL_BINS; i++) {
+        pool_bin *b = &pool[i];
+        while (b->head) {
+            pool_node *n = b->head;
+            b->head = n->next;
+            unmap((char *)n + sizeof(pool_node) - n->map_size, n->map_size, n->vg_id);
+        }
+        b->count = 0;
+        b->map_size = 0;
+    }
+}
