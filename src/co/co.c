@@ -196,6 +196,8 @@ weft_co *weft_co_new(weft_fn fn, void *arg, const weft_opts *opts)
     co->stack_size = size;
     co->stack = st;
     co->asan_fake = NULL;
+    co->task = 0;
+    co->task_data = NULL;
     co->defers.n = 0;
     co->defers.more = NULL;
     copy_name(co->name, name);
@@ -208,7 +210,7 @@ invalid:
 
 static __attribute__((noinline)) int send_slow(weft_co *co, void *in, void **out)
 {
-    if (co == NULL)
+    if (co == NULL || co->task)
         goto invalid;
     if (weft__th.cur == NULL)
         weft__thread_init();
@@ -251,6 +253,15 @@ int weft_co_send(weft_co *co, void *in, void **out)
         return co->state == ST_SUSPENDED;
     }
     return send_slow(co, in, out);
+}
+
+void *weft__co_jump(weft_co *to, void *val)
+{
+    weft_co *from = weft__th.cur;
+    if (to->state == ST_CREATED)
+        to->state = ST_ACTIVE;
+    weft__th.cur = to;
+    return switch_to(from, to, val);
 }
 
 static __attribute__((noinline)) void *yield_slow(void *out)

@@ -27,6 +27,7 @@ struct weft_co {
                           sanitizer annotations, or a shared stack */
     uint8_t kind;      /* WEFT_STACK_* */
     uint8_t unwinding; /* being freed while suspended */
+    uint8_t task;      /* driven by a scheduler: weft_co_send refuses it */
     uint32_t id;
     weft_fn fn;
     void *arg;
@@ -35,6 +36,7 @@ struct weft_co {
     weft__stack stack;
     void *asan_fake; /* ASan's fake stack while suspended */
     weft__defers defers;
+    void *task_data; /* the scheduler's record of a task */
     char name[WEFT_NAME_MAX + 1];
 };
 
@@ -49,6 +51,14 @@ extern __thread weft__thread weft__th __attribute__((tls_model("initial-exec")))
 
 /* Called once per thread before its first coroutine. */
 void weft__thread_init(void);
+
+/* Switches from the running coroutine to `to` without changing the state
+ * or the resumer of either: the scheduler's primitive to park (jump to the
+ * scheduler's context) and to wake (jump back into the coroutine at which a
+ * task parked, which may be a generator that the task drives). Sets the
+ * running coroutine to `to`; returns the value of the jump that comes back
+ * here. `to` must be ST_ACTIVE or ST_CREATED (its first jump starts it). */
+void *weft__co_jump(weft_co *to, void *val);
 
 /* Aborts the process with one line "weft: <what>" naming co. */
 __attribute__((noreturn)) void weft__co_die(const weft_co *co, const char *what);
