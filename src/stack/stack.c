@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -29,6 +31,57 @@ typedef struct pool_bin {
 static __thread pool_bin pool[POOL_BINS] __attribute__((tls_model("initial-exec")));
 
 static size_t page_size_cache;
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13 */
+#endif
+
+/* Guard pages. A PROT_NONE page splits the stack's mapping in two, so each
+ * stack costs two of the process's ~65,530 maps and private stacks stop near
+ * 32,000. Where the kernel has guard regions (MADV_GUARD_INSTALL), the guard
+ * lives in the page tables instead: the mapping stays whole and adjacent
+ * stacks merge into one map, so the count is bounded by memory alone. */
+enum { GUARD_UNKNOWN, GUARD_MADVISE, GUARD_MPROTECT };
+static int guard_mode;
+
+/* Checks that a guard region really faults (an emulator may accept the
+ * advice and ignore it): the kernel refuses to read it with EFAULT. */
+static int probe_guard_regions(void)
+{
+    size_t page = weft__page_size();
+    char *m = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return 0;
+    int ok = 0, fds[2];
+    if (madvise(m, page, MADV_GUARD_INSTALL) == 0 && pipe(fds) == 0) {
+        ok = write(fds[1], m, 1) < 0 && errno == EFAULT;
+        close(fds[0]);
+        close(fds[1]);
+    }
+    munmap(m, 2 * page);
+    return ok;
+}
+
+static int use_madvise_guard(void)
+{
+    int mode = __atomic_load_n(&guard_mode, __ATOMIC_RELAXED);
+    if (__builtin_expect(mode == GUARD_UNKNOWN, 0)) {
+        const char *env = getenv("WEFT_GUARD");
+        if (env && strcmp(env, "mprotect") == 0)
+            mode = GUARD_MPROTECT;
+        else
+            mode = probe_guard_regions() ? GUARD_MADVISE : GUARD_MPROTECT;
+        __atomic_store_n(&guard_mode, mode, __ATOMIC_RELAXED);
+    }
+    return mode == GUARD_MADVISE;
+}
+
+static int install_guard(char *map, size_t page)
+{
+    if (use_madvise_guard())
+        return madvise(map, page, MADV_GUARD_INSTALL);
+    return mprotect(map, page, PROT_NONE);
+}
 
 size_t weft__page_size(void)
 {
@@ -67,7 +120,7 @@ int weft__stack_get(weft__stack *s, size_t usable)
         errno = ENOMEM;
         return -1;
     }
-    if (mprotect(map, page, PROT_NONE) != 0) {
+    if (install_guard(map, page) != 0) {
         munmap(map, map_size); /* out of map entries: the split failed */
         errno = ENOMEM;
         return -1;
