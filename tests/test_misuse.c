@@ -1,0 +1,90 @@
+/* Misuse that would corrupt memory aborts with one "weft: " line naming the
+ * coroutine: freeing the running coroutine, a normal one (on the resume
+ * chain), or one already freed. Each case runs in a forked child. */
+#include <weft.h>
+
+#include "check.h"
+
+static void *free_self(void *arg)
+{
+    (void)arg;
+    weft_co_free(weft_co_self());
+    return NULL;
+}
+
+static void case_free_running(void *arg)
+{
+    (void)arg;
+    weft_opts o = {.name = "runner"};
+    weft_co *co = weft_co_new(free_self, NULL, &o);
+    weft_co_send(co, NULL, NULL);
+    _exit(3); /* not reached */
+}
+
+static void *free_resumer(void *arg)
+{
+    weft_co_free(arg);
+    return NULL;
+}
+
+static void *drive_child(void *arg)
+{
+    (void)arg;
+    weft_opts o = {.name = "child"};
+    weft_co *c = weft_co_new(free_resumer, weft_co_self(), &o);
+    weft_co_send(c, NULL, NULL);
+    return NULL;
+}
+
+static void case_free_normal(void *arg)
+{
+    (void)arg;
+    weft_opts o = {.name = "middle"};
+    weft_co *co = weft_co_new(drive_child, NULL, &o);
+    weft_co_send(co, NULL, NULL);
+    _exit(3);
+}
+
+static void *yielder(void *arg)
+{
+    weft_co_yield(arg);
+    return NULL;
+}
+
+static void case_free_twice(void *arg)
+{
+    int started = (int)(intptr_t)arg;
+    weft_opts o = {.name = "twice"};
+    /* A second one keeps the first's stack from being reused. */
+    weft_co *co = weft_co_new(yielder, NULL, &o);
+    if (started)
+        weft_co_send(co, NULL, NULL);
+    weft_co_free(co);
+    weft_co_free(co);
+    _exit(3);
+}
+
+static void expect_abort(void (*fn)(void *), void *arg, const char *name, const char *what)
+{
+    char out[8192], line[512];
+    int status = test_fork(fn, arg, out, sizeof out);
+    CHECK_KILLED_BY(status, SIGABRT, out);
+    int n = test_count_lines(out, "weft: ", line, sizeof line);
+    if (n != 1)
+        FAIL("expected one 'weft: ' line, got %d in:\n%s", n, out);
+    char quoted[64];
+    snprintf(quoted, sizeof quoted, "'%s'", name);
+    if (strstr(line, quoted) == NULL)
+        FAIL("the line does not name coroutine %s: %s", quoted, line);
+    if (strstr(line, what) == NULL)
+        FAIL("the line does not say \"%s\": %s", what, line);
+}
+
+int main(void)
+{
+    expect_abort(case_free_running, NULL, "runner", "running");
+    expect_abort(case_free_normal, NULL, "middle", "normal");
+    expect_abort(case_free_twice, (void *)(intptr_t)0, "twice", "freed");
+    expect_abort(case_free_twice, (void *)(intptr_t)1, "twice", "freed");
+    return 0;
+}
