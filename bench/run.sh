@@ -1,0 +1,248 @@
+#!/bin/sh
+# Runs weft's benchmarks and the peers found on this machine, prints the
+# figures and a closing table, and writes BUILD/bench/results.json.
+# Benchmarks print figures; nothing here fails on a time.
+#
+# Usage: bench/run.sh [BUILD]    (BUILD defaults to "build")
+# Counts may be changed through the environment, e.g. for a quick look:
+#   SWITCH_N=1000000 RUNS=3 bench/run.sh build
+set -u
+
+BUILD=${1:-build}
+B=$BUILD/bench
+RUNS=${RUNS:-5}
+SWITCH_N=${SWITCH_N:-10000000}  # round trips for weft, swapcontext, fcontext
+FUTEX_N=${FUTEX_N:-200000}      # round trips for the futex hand-off
+SPLIT_N=${SPLIT_N:-20000}       # round trips for the cross-CPU futex figure
+CREATE_N=${CREATE_N:-1000000}   # coroutines created, run and freed
+CG_N1=${CG_N1:-100000}          # callgrind: two round-trip counts
+CG_N2=${CG_N2:-200000}
+
+if [ ! -x "$B/weft_switch" ]; then
+    echo "bench/run.sh: $B/weft_switch not found; build with WEFT_BENCH=ON first" >&2
+    exit 1
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench.XXXXXX") || exit 1
+trap 'rm -rf "$TMP"' EXIT INT TERM
+
+# Pin to CPU 0 when taskset exists and works.
+PIN=""
+if command -v taskset >/dev/null 2>&1 && taskset -c 0 true 2>/dev/null; then
+    PIN="taskset -c 0"
+    PIN_DESC="taskset -c 0"
+else
+    PIN_DESC="not pinned (no taskset)"
+fi
+
+# The value of key=... in a program's output line.
+field() {
+    printf '%s\n' "$1" | sed -n "s/.*$2=\([0-9.]*\).*/\1/p" | head -n 1
+}
+
+# x / y with two decimals, or empty when either is missing.
+ratio() {
+    if [ -n "$1" ] && [ -n "$2" ]; then
+        awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print ""; else printf "%.2f", a / b }'
+    fi
+}
+
+# Runs a program (pinned), prints its output line or a failure line, and
+# leaves the output in OUT.
+measure() {
+    label=$1
+    shift
+    if OUT=$($PIN "$@" 2>"$TMP/err"); then
+        printf '  %-34s %s\n' "$label" "$OUT"
+    else
+        OUT=""
+        printf '  %-34s FAILED: %s\n' "$label" "$(tr '\n' ' ' <"$TMP/err")"
+    fi
+}
+
+HAVE_FCONTEXT=0
+FCONTEXT_SKIP=""
+if [ -x "$B/peer_fcontext" ]; then
+    HAVE_FCONTEXT=1
+elif [ -f "$B/fcontext.skipped" ]; then
+    FCONTEXT_SKIP=$(cat "$B/fcontext.skipped")
+else
+    FCONTEXT_SKIP="peer_fcontext was not built"
+fi
+
+echo "weft benchmarks ($(uname -m), $(nproc 2>/dev/null || echo '?') CPUs, $PIN_DESC; median of $RUNS runs)"
+
+echo
+echo "ns per switch (send+yield round trip / 2; $SWITCH_N round trips):"
+measure "weft send/yield" "$B/weft_switch" "$SWITCH_N" "$RUNS"
+SW_WEFT=$(field "$OUT" ns_per_switch)
+measure "glibc swapcontext" "$B/peer_swapcontext" "$SWITCH_N" "$RUNS"
+SW_SWAP=$(field "$OUT" ns_per_switch)
+SW_FCTX=""
+if [ "$HAVE_FCONTEXT" = 1 ]; then
+    measure "Boost.Context jump_fcontext" "$B/peer_fcontext" switch "$SWITCH_N" "$RUNS"
+    SW_FCTX=$(field "$OUT" ns_per_switch)
+else
+    printf '  %-34s skipped: %s\n' "Boost.Context jump_fcontext" "$FCONTEXT_SKIP"
+fi
+# The futex peer pins its own threads: not run under taskset.
+echo "  (pthread futex hand-off: $FUTEX_N round trips, both threads pinned to CPU 0)"
+out=$("$B/peer_futex" "$FUTEX_N" "$RUNS" same 2>"$TMP/err") || out=""
+printf '  %-34s %s\n' "pthread futex hand-off, same CPU" "${out:-FAILED: $(cat "$TMP/err")}"
+SW_FUTEX=$(field "$out" ns_per_switch)
+SW_SPLIT=""
+if [ "$(nproc 2>/dev/null || echo 1)" -ge 2 ]; then
+    out=$("$B/peer_futex" "$SPLIT_N" 3 split 2>"$TMP/err") || out=""
+    printf '  %-34s %s\n' "pthread futex hand-off, CPU 0<->1" "${out:-FAILED: $(cat "$TMP/err")}"
+    echo "  (cross-CPU figure for information only: $SPLIT_N round trips, median of 3)"
+    SW_SPLIT=$(field "$out" ns_per_switch)
+fi
+
+echo
+echo "ns to create, run to completion and free one coroutine ($CREATE_N of them):"
+measure "weft (default opts, pooled stack)" "$B/weft_create" "$CREATE_N" "$RUNS"
+CR_WEFT=$(field "$OUT" ns_per_coroutine)
+CR_FCTX=""
+if [ "$HAVE_FCONTEXT" = 1 ]; then
+    measure "fcontext (malloc'd stack)" "$B/peer_fcontext" create "$CREATE_N" "$RUNS"
+    CR_FCTX=$(field "$OUT" ns_per_coroutine)
+else
+    printf '  %-34s skipped: %s\n' "fcontext (malloc'd stack)" "$FCONTEXT_SKIP"
+fi
+
+# Instructions per round trip: (Ir(N2) - Ir(N1)) / (N2 - N1) under callgrind,
+# which cancels start-up and the fixed warm-up.
+total_ir() {
+    f="$TMP/callgrind.out"
+    rm -f "$f"
+    $PIN valgrind --tool=callgrind --callgrind-out-file="$f" "$@" >/dev/null 2>"$TMP/err" || return 1
+    awk '/^summary:/ { print $2; found = 1; exit } END { if (!found) exit 1 }' "$f" 2>/dev/null ||
+        awk '/^totals:/ { print $2; exit }' "$f"
+}
+
+# Prints the instructions per round trip of a program and leaves them in IR.
+instr() {
+    label=$1
+    shift
+    IR=""
+    if a=$(total_ir "$@" "$CG_N1" 1) && b=$(total_ir "$@" "$CG_N2" 1) && [ -n "$a" ] && [ -n "$b" ]; then
+        IR=$(awk -v a="$a" -v b="$b" -v n1="$CG_N1" -v n2="$CG_N2" 'BEGIN { printf "%.1f", (b - a) / (n2 - n1) }')
+        printf '  %-34s %s (Ir %s at %s, %s at %s)\n' "$label" "$IR" "$a" "$CG_N1" "$b" "$CG_N2"
+    else
+        printf '  %-34s FAILED under valgrind: %s\n' "$label" "$(head -c 300 "$TMP/err" | tr '\n' ' ')"
+    fi
+}
+
+echo
+IR_WEFT=""
+IR_SWAP=""
+IR_FCTX=""
+IR_SKIP=""
+if command -v valgrind >/dev/null 2>&1; then
+    echo "instructions per round trip (callgrind, user space only; (Ir($CG_N2)-Ir($CG_N1))/$((CG_N2 - CG_N1))):"
+    instr "weft send/yield" "$B/weft_switch"
+    IR_WEFT=$IR
+    instr "glibc swapcontext" "$B/peer_swapcontext"
+    IR_SWAP=$IR
+    if [ "$HAVE_FCONTEXT" = 1 ]; then
+        instr "Boost.Context jump_fcontext" "$B/peer_fcontext" switch
+        IR_FCTX=$IR
+    else
+        printf '  %-34s skipped: %s\n' "Boost.Context jump_fcontext" "$FCONTEXT_SKIP"
+    fi
+else
+    IR_SKIP="valgrind not installed"
+    echo "instructions per round trip: skipped: $IR_SKIP"
+fi
+
+# ---- closing table and JSON ----------------------------------------------
+
+RT_WEFT=$(awk -v s="$SW_WEFT" 'BEGIN { if (s != "") printf "%.2f", 2 * s }')
+RT_FCTX=$(awk -v s="$SW_FCTX" 'BEGIN { if (s != "") printf "%.2f", 2 * s }')
+
+ROWS="$TMP/rows"
+: >"$ROWS"
+# row metric peer weft peer_value skip_reason
+row() {
+    printf '%s|%s|%s|%s|%s\n' "$1" "$2" "$3" "$4" "$5" >>"$ROWS"
+}
+row "ns per switch" "swapcontext" "$SW_WEFT" "$SW_SWAP" ""
+row "ns per switch" "fcontext" "$SW_WEFT" "$SW_FCTX" "$FCONTEXT_SKIP"
+row "ns per switch" "futex hand-off (same CPU)" "$SW_WEFT" "$SW_FUTEX" ""
+if [ -n "$SW_SPLIT" ]; then
+    row "ns per switch" "futex hand-off (CPU 0<->1)" "$SW_WEFT" "$SW_SPLIT" ""
+fi
+ir_skip_fctx=$IR_SKIP
+[ -z "$ir_skip_fctx" ] && ir_skip_fctx=$FCONTEXT_SKIP
+row "instructions per round trip" "swapcontext" "$IR_WEFT" "$IR_SWAP" "$IR_SKIP"
+row "instructions per round trip" "fcontext" "$IR_WEFT" "$IR_FCTX" "$ir_skip_fctx"
+row "ns create+run+free" "fcontext" "$CR_WEFT" "$CR_FCTX" "$FCONTEXT_SKIP"
+
+echo
+echo "summary (ratio = peer / weft; above 1 means weft is cheaper):"
+printf '%-28s | %-27s | %10s | %10s | %8s\n' "name" "peer" "weft" "peer value" "ratio"
+printf '%s\n' "-----------------------------+-----------------------------+------------+------------+---------"
+while IFS='|' read -r metric peer w p skip; do
+    if [ -z "$p" ] && [ -n "$skip" ]; then
+        printf '%-28s | %-27s | %10s | %10s | %8s\n' "$metric" "$peer" "${w:--}" "skipped" "-"
+    else
+        r=$(ratio "$p" "$w")
+        printf '%-28s | %-27s | %10s | %10s | %8s\n' "$metric" "$peer" "${w:--}" "${p:--}" "${r:--}"
+    fi
+done <"$ROWS"
+
+# Targets: reported, never asserted.
+verdict() { # verdict value op limit -> met / missed / unknown
+    if [ -z "$1" ] || [ -z "$3" ]; then
+        echo "unknown"
+    else
+        awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {
+            ok = (op == "<=") ? (v + 0 <= l + 0) : (v + 0 >= l + 0); print ok ? "met" : "missed" }'
+    fi
+}
+FUTEX_RATIO=$(ratio "$SW_FUTEX" "$SW_WEFT")
+T1=$(verdict "$IR_WEFT" "<=" "$IR_FCTX")
+T2=$(verdict "$RT_WEFT" "<=" "$RT_FCTX")
+T3=$(verdict "$FUTEX_RATIO" ">=" 100)
+T4=$(verdict "$CR_WEFT" "<=" 40)
+echo
+echo "targets (reported, not asserted):"
+echo "  round trip instructions <= fcontext pair: weft ${IR_WEFT:-?}, fcontext ${IR_FCTX:-?}: $T1"
+echo "  round trip ns <= fcontext pair:           weft ${RT_WEFT:-?}, fcontext ${RT_FCTX:-?}: $T2"
+echo "  >= 100x faster than futex hand-off:       ${FUTEX_RATIO:-?}x: $T3"
+echo "  create+run+free <= 40 ns:                 weft ${CR_WEFT:-?}: $T4"
+
+json_str() {
+    printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"
+}
+json_num() {
+    if [ -n "$1" ]; then printf '%s' "$1"; else printf 'null'; fi
+}
+JSON=$B/results.json
+{
+    printf '{\n'
+    printf '  "machine": {"arch": %s, "cpus": %s, "pinning": %s},\n' \
+        "$(json_str "$(uname -m)")" "$(json_num "$(nproc 2>/dev/null)")" "$(json_str "$PIN_DESC")"
+    printf '  "config": {"runs": %s, "switch_round_trips": %s, "futex_round_trips": %s, "create_count": %s, "callgrind_round_trips": [%s, %s]},\n' \
+        "$RUNS" "$SWITCH_N" "$FUTEX_N" "$CREATE_N" "$CG_N1" "$CG_N2"
+    printf '  "ratio": "peer / weft",\n'
+    printf '  "results": [\n'
+    first=1
+    while IFS='|' read -r metric peer w p skip; do
+        [ "$first" = 1 ] || printf ',\n'
+        first=0
+        printf '    {"name": %s, "peer": %s, "weft": %s, "peer_value": %s, "ratio": %s' \
+            "$(json_str "$metric")" "$(json_str "$peer")" "$(json_num "$w")" "$(json_num "$p")" \
+            "$(json_num "$(ratio "$p" "$w")")"
+        if [ -z "$p" ] && [ -n "$skip" ]; then
+            printf ', "skipped": %s' "$(json_str "$skip")"
+        fi
+        printf '}'
+    done <"$ROWS"
+    printf '\n  ],\n'
+    printf '  "targets": {"round_trip_instructions_le_fcontext": %s, "round_trip_ns_le_fcontext": %s, "futex_ratio_ge_100": %s, "create_run_free_le_40ns": %s}\n' \
+        "$(json_str "$T1")" "$(json_str "$T2")" "$(json_str "$T3")" "$(json_str "$T4")"
+    printf '}\n'
+} >"$JSON"
+echo
+echo "results written to $JSON"
