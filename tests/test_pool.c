@@ -1,0 +1,88 @@
+/* Stack pooling: once warm, creating, running and freeing coroutines makes
+ * no new mappings (the count of lines in /proc/self/maps stays the same)
+ * and reuses the same stacks. */
+#include <weft.h>
+
+#include "check.h"
+
+static int count_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    CHECK(f != NULL);
+    int n = 0, c;
+    while ((c = getc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+static void *body(void *arg)
+{
+    char buf[2048]; /* touch a little stack */
+    memset(buf, (int)(intptr_t)arg, sizeof buf);
+    __asm__ volatile("" : : "r"(buf) : "memory");
+    void *in = weft_co_yield((void *)(intptr_t)buf[17]);
+    return in;
+}
+
+static weft_co *cycle(const weft_opts *o, intptr_t i)
+{
+    weft_co *co = weft_co_new(body, (void *)(i & 0x3f), o);
+    CHECK(co != NULL);
+    void *out = NULL;
+    CHECK_INT(weft_co_send(co, NULL, &out), 1);
+    CHECK_INT((intptr_t)out, i & 0x3f);
+    CHECK_INT(weft_co_send(co, (void *)i, &out), 0);
+    CHECK_INT((intptr_t)out, i);
+    weft_co_free(co);
+    return co;
+}
+
+int main(void)
+{
+    int check_maps = !test_under_is("valgrind"); /* valgrind maps memory of its own */
+    weft_opts sizes[3] = {{0}, {.stack_size = WEFT_STACK_MIN}, {.stack_size = 1 << 20}};
+
+    /* Warm up: every size class, and several alive at once. */
+    for (int s = 0; s < 3; s++) {
+        weft_co *alive[8];
+        for (int i = 0; i < 8; i++) {
+            alive[i] = weft_co_new(body, NULL, &sizes[s]);
+            CHECK(alive[i] != NULL);
+        }
+        for (int i = 0; i < 8; i++)
+            weft_co_free(alive[i]);
+        cycle(&sizes[s], 1);
+    }
+    count_maps();
+    int before = count_maps();
+
+    /* The same stack comes back for the same size. */
+    weft_co *first = cycle(NULL, 3);
+    for (intptr_t i = 0; i < 10000; i++) {
+        weft_co *co = cycle(NULL, i);
+        CHECK_PTR(co, first);
+    }
+    /* Sizes interleaved, and a few alive at once, still from the pool. */
+    for (intptr_t i = 0; i < 3000; i++) {
+        weft_co *a = weft_co_new(body, NULL, &sizes[i % 3]);
+        weft_co *b = weft_co_new(body, NULL, &sizes[(i + 1) % 3]);
+        CHECK(a && b && a != b);
+        CHECK_INT(weft_co_send(b, NULL, NULL), 1);
+        cycle(&sizes[(i + 2) % 3], i);
+        weft_co_free(a);
+        weft_co_free(b);
+    }
+    int after = count_maps();
+    if (check_maps)
+        CHECK_INT(after, before);
+    printf("maps: %d before, %d after\n", before, after);
+
+    /* Negative control of the measure: a mapping made by hand is seen. */
+    void *m = malloc(64 << 20); /* above the mmap threshold */
+    CHECK(m != NULL);
+    if (check_maps)
+        CHECK_INT(count_maps(), before + 1);
+    free(m);
+    return 0;
+}
