@@ -39,14 +39,41 @@ typedef struct weft_co weft_co;
  * weft_co_send, which then returns 0 (Python's StopIteration). */
 typedef void *(*weft_fn)(void *arg);
 
-/* Stack kinds. A private stack belongs to one coroutine: its own mapping
- * with a PROT_NONE guard page below it, committed by the kernel page by page
- * as it is touched, and returned to a per-thread pool on weft_co_free, so
- * that creating and freeing in a loop makes no system call. */
-enum { WEFT_STACK_PRIVATE = 0, WEFT_STACK_SHARED = 1 };
+/* Stack kinds.
+ *
+ * A private stack belongs to one coroutine: its own mapping with a guard
+ * page below it, committed by the kernel page by page as it is touched, and
+ * returned to a per-thread pool on weft_co_free, so that creating and
+ * freeing in a loop makes no system call. A private coroutine costs at least
+ * one page of memory. Where the kernel has guard regions (Linux 6.13,
+ * MADV_GUARD_INSTALL) the guard costs no memory map; elsewhere it is a
+ * PROT_NONE page, each stack costs two of the process's vm.max_map_count
+ * (65,530 by default) maps, and creation stops with ENOMEM near 32,000 live
+ * private coroutines. WEFT_GUARD=mprotect in the environment forces the
+ * PROT_NONE page.
+ *
+ * A shared stack is one guarded stack that many coroutines run on, a few per
+ * thread and size. The coroutine whose frames are on it runs; when another
+ * coroutine of the same stack runs, the frames of the first are copied to a
+ * buffer the size of what it used, and back when it runs again. A suspended
+ * shared coroutine costs a few hundred bytes, so millions fit. A new
+ * coroutine goes on a different shared stack from the coroutine creating it,
+ * so that a generator and its consumer do not copy on every switch.
+ *
+ * HAZARD: the frames of a suspended shared-stack coroutine may be moved
+ * away. A pointer to one of its local variables is valid only while that
+ * coroutine runs or is the resumer of the one that runs; do not hand such a
+ * pointer to another coroutine that uses it while the owner is suspended.
+ * Under AddressSanitizer, memory that moved away is poisoned, so such a use
+ * is reported. */
+enum {
+    WEFT_STACK_AUTO = 0, /* the process default: private unless changed */
+    WEFT_STACK_PRIVATE = 1,
+    WEFT_STACK_SHARED = 2
+};
 
-/* Default usable size of a private stack: 256 KiB of address space, of
- * which only the touched pages cost memory. */
+/* Default usable size of a stack: 256 KiB of address space, of which only
+ * the touched pages cost memory. */
 #define WEFT_STACK_DEFAULT ((size_t)256 * 1024)
 /* Smallest accepted stack_size. */
 #define WEFT_STACK_MIN ((size_t)16 * 1024)
@@ -58,7 +85,7 @@ enum { WEFT_STACK_PRIVATE = 0, WEFT_STACK_SHARED = 1 };
 typedef struct weft_opts {
     size_t stack_size; /* usable bytes; 0: WEFT_STACK_DEFAULT. Rounded up to
                           a whole number of pages. */
-    int stack_kind;    /* WEFT_STACK_PRIVATE (default) or WEFT_STACK_SHARED */
+    int stack_kind;    /* WEFT_STACK_AUTO (0), _PRIVATE or _SHARED */
     const char *name;  /* shown in reports and dumps; copied, NULL: none */
 } weft_opts;           /* a NULL weft_opts * means all defaults */
 
@@ -75,8 +102,9 @@ enum {
  * Returns the coroutine, or NULL with errno:
  *   EINVAL  fn is NULL, opts->stack_kind is unknown, or opts->stack_size is
  *           nonzero and outside [WEFT_STACK_MIN, WEFT_STACK_MAX];
- *   ENOMEM  no memory for the stack, or the process is out of memory maps
- *           (vm.max_map_count) or address space (RLIMIT_AS). */
+ *   ENOMEM  no memory for the stack or the object, or the process is out
+ *           of memory maps (vm.max_map_count) or address space
+ *           (RLIMIT_AS). */
 WEFT_API weft_co *weft_co_new(weft_fn fn, void *arg, const weft_opts *opts);
 
 /* Resumes co, which must be suspended, and runs it until it yields or
@@ -91,12 +119,16 @@ WEFT_API weft_co *weft_co_new(weft_fn fn, void *arg, const weft_opts *opts);
  *           generator); or co belongs to a scheduler (a task);
  *   EBUSY   co is running or normal: it is the caller itself or is on the
  *           caller's chain of resumers (Python's "generator already
- *           executing"). */
+ *           executing");
+ *   ENOMEM  co runs on a shared stack and there is no memory to save the
+ *           frames of the coroutine it displaces (nothing changed). */
 WEFT_API int weft_co_send(weft_co *co, void *in, void **out);
 
 /* Suspends the calling coroutine, hands `out` to its resumer (whose
  * weft_co_send returns 1), and returns the `in` of the next weft_co_send.
- * Outside any coroutine it returns NULL with errno EPERM. */
+ * Outside any coroutine it returns NULL with errno EPERM. When the resumer
+ * runs on a shared stack and there is no memory to save the frames it
+ * displaces, it returns NULL with errno ENOMEM and the caller goes on. */
 WEFT_API void *weft_co_yield(void *out);
 
 /* Returns the state of co: WEFT_SUSPENDED, WEFT_RUNNING, WEFT_NORMAL or
@@ -111,6 +143,15 @@ WEFT_API void weft_co_free(weft_co *co);
 
 /* Returns the calling coroutine, or NULL on the thread's own stack. */
 WEFT_API weft_co *weft_co_self(void);
+
+/* Sets the process's default stack kind (WEFT_STACK_PRIVATE or
+ * WEFT_STACK_SHARED) and size (0: WEFT_STACK_DEFAULT), used by weft_co_new
+ * when opts is NULL, opts->stack_kind is WEFT_STACK_AUTO or opts->stack_size
+ * is 0. The environment sets them too, read once at the first use of weft:
+ * WEFT_STACK=shared|private and WEFT_STACK_SIZE=bytes (suffix k or m);
+ * this call overrides them. Returns 0, or -1 with errno EINVAL for an
+ * unknown kind or a size outside [WEFT_STACK_MIN, WEFT_STACK_MAX]. */
+WEFT_API int weft_set_stack_defaults(int kind, size_t size);
 
 /* Returns co's name ("" when it has none); NULL with errno EINVAL when co
  * is NULL. The string lives as long as co. */

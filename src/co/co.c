@@ -1,7 +1,7 @@
 /* Coroutines: create, send/yield, status, free. The fast paths of send and
- * yield touch a handful of fields around the bare register switch; anything
+ * yield touch a few fields around the bare register switch; anything
  * unusual (first start, errors, sanitizer annotations, shared stacks) goes
- * through the slow paths below them. */
+ * through the slow paths. */
 #include "co/co.h"
 
 #include <errno.h>
@@ -20,6 +20,57 @@
 
 __thread weft__thread weft__th __attribute__((tls_model("initial-exec")));
 
+/* A shared coroutine is one heap block of this size (a 256-byte malloc
+ * chunk); what the object leaves free holds small images inline. */
+#define SHARED_BLOCK 248
+/* Headroom for the frames a coroutine pushes between deciding to switch
+ * and switching, when it must guess its own image size. */
+#define FRAME_SLACK 2048
+
+/* ---- process defaults ---------------------------------------------------- */
+
+static int default_kind = WEFT_STACK_PRIVATE;
+static size_t default_size = WEFT_STACK_DEFAULT;
+static pthread_once_t defaults_once = PTHREAD_ONCE_INIT;
+
+static int check_size(size_t size)
+{
+    return size >= WEFT_STACK_MIN && size <= WEFT_STACK_MAX;
+}
+
+static void read_env_defaults(void)
+{
+    const char *kind = getenv("WEFT_STACK");
+    if (kind && strcmp(kind, "shared") == 0)
+        default_kind = WEFT_STACK_SHARED;
+    const char *size = getenv("WEFT_STACK_SIZE");
+    if (size && *size) {
+        char *end;
+        unsigned long long v = strtoull(size, &end, 10);
+        if (*end == 'k' || *end == 'K')
+            v <<= 10, end++;
+        else if (*end == 'm' || *end == 'M')
+            v <<= 20, end++;
+        if (*end == '\0' && check_size((size_t)v))
+            default_size = (size_t)v;
+    }
+}
+
+int weft_set_stack_defaults(int kind, size_t size)
+{
+    if ((kind != WEFT_STACK_PRIVATE && kind != WEFT_STACK_SHARED) ||
+        (size != 0 && !check_size(size))) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_once(&defaults_once, read_env_defaults);
+    __atomic_store_n(&default_kind, kind, __ATOMIC_RELAXED);
+    __atomic_store_n(&default_size, size ? size : WEFT_STACK_DEFAULT, __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* ---- ids and threads ------------------------------------------------------ */
+
 /* Ids are handed to threads in blocks so that creation takes no lock. */
 #define ID_BLOCK 1024
 static uint32_t id_source = 1;
@@ -34,14 +85,17 @@ static uint32_t new_id(void)
     return id_next++;
 }
 
-/* ---- threads ------------------------------------------------------------ */
-
 static pthread_key_t thread_key;
 static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
 
 static void thread_exit(void *unused)
 {
     (void)unused;
+    if (weft__th.scratch) {
+        weft__stack_unmap(&weft__th.scratch->u.stack);
+        weft__th.scratch = NULL;
+    }
+    weft__shared_drain();
     weft__stack_pool_drain();
     weft__overflow_thread_exit();
 }
@@ -54,59 +108,211 @@ static void thread_key_init(void)
 
 void weft__thread_init(void)
 {
+    pthread_once(&defaults_once, read_env_defaults);
     weft__tools_init();
     weft__overflow_thread_init();
     pthread_once(&thread_key_once, thread_key_init);
     if (thread_key != (pthread_key_t)-1)
         pthread_setspecific(thread_key, &weft__th);
     weft__th.root.state = ST_ACTIVE;
+    weft__th.root.kind = WEFT_STACK_PRIVATE;
     weft__th.root.slow = (uint8_t)weft__tools_asan;
     weft__th.cur = &weft__th.root;
 }
 
 /* ---- messages ----------------------------------------------------------- */
 
+size_t weft__co_label(const weft_co *co, char *buf, size_t cap)
+{
+    size_t n = 0;
+    if (cap == 0)
+        return 0;
+    if (co->name) {
+        for (const char *s = co->name; *s && n + 1 < cap; s++)
+            buf[n++] = *s;
+    } else {
+        char digits[12];
+        int d = 0;
+        uint32_t v = co->id;
+        do
+            digits[d++] = (char)('0' + v % 10);
+        while ((v /= 10) != 0);
+        if (n + 1 < cap)
+            buf[n++] = '#';
+        while (d > 0 && n + 1 < cap)
+            buf[n++] = digits[--d];
+    }
+    buf[n] = '\0';
+    return n;
+}
+
 void weft__co_die(const weft_co *co, const char *what)
 {
-    if (co->name[0])
-        fprintf(stderr, "weft: %s in coroutine '%s'\n", what, co->name);
-    else
-        fprintf(stderr, "weft: %s in coroutine #%u\n", what, (unsigned)co->id);
+    char label[WEFT_NAME_MAX + 16];
+    weft__co_label(co, label, sizeof label);
+    fprintf(stderr, "weft: %s in coroutine '%s'\n", what, label);
     fflush(stderr);
     abort();
 }
 
-/* ---- the slow switch ---------------------------------------------------- */
+/* ---- switching ---------------------------------------------------------- */
 
-/* First thing on arrival in `self` after a slow switch. */
+/* The lowest byte of a suspended coroutine's frames. */
+static inline char *frames_lo(const weft_co *co)
+{
+    return (char *)co->sp - WEFT_ARCH_BELOW_SP;
+}
+
+static inline int on_same_shared(const weft_co *a, const weft_co *b)
+{
+    return a->kind == WEFT_STACK_SHARED && b->kind == WEFT_STACK_SHARED && a->u.sh.on == b->u.sh.on;
+}
+
+static void evict(weft_co *o, weft__shared *s)
+{
+    size_t len = (size_t)(s->hi - frames_lo(o));
+    if (len > o->u.sh.image.cap)
+        weft__co_die(o, "shared stack image larger than reserved");
+    weft__image_save(&o->u.sh.image, frames_lo(o), s->hi, o->inl, o->inl_cap);
+}
+
+/* Puts `to`'s frames on its shared stack in place of the owner's. Runs on
+ * another stack. */
+static void claim(weft_co *to)
+{
+    weft__shared *s = to->u.sh.on;
+    weft_co *o = s->owner;
+    if (o != NULL && o->state != ST_DEAD)
+        evict(o, s);
+    /* Under ASan an unowned stack is poisoned whole (see landed). */
+    weft__tools_stack_reset(s->lo, (size_t)(s->hi - s->lo));
+    weft__image_restore(&to->u.sh.image, s->hi);
+    s->owner = to;
+}
+
+/* Under ASan, the coroutine that switched last; see landed. */
+static __thread weft_co *leaving __attribute__((tls_model("initial-exec")));
+
+/* First thing on arrival in `self` after an annotated switch. */
 static void landed(weft_co *self)
 {
-    if (weft__tools_asan) {
-        const void *old_lo;
-        size_t old_size;
-        weft__tools_switch_finish(self->asan_fake, &old_lo, &old_size);
-        /* The very first arrival on a thread comes from the thread's own
-         * stack: that is how its bounds become known. */
-        if (weft__th.root.lo == NULL) {
-            weft__th.root.lo = (char *)old_lo;
-            weft__th.root.stack_size = old_size;
-        }
+    if (!weft__tools_asan)
+        return;
+    /* Thread-local, not on the stack: the compiler cannot follow the
+     * switch and would see pointers to dead locals. */
+    static __thread const void *old_lo;
+    static __thread size_t old_size;
+    weft__tools_switch_finish(self->asan_fake, &old_lo, &old_size);
+    /* The very first arrival on a thread comes from the thread's own
+     * stack: that is how its bounds become known. */
+    if (weft__th.root.lo == NULL) {
+        weft__th.root.lo = (char *)old_lo;
+        weft__th.root.hi = (char *)old_lo + old_size;
+    }
+    /* A shared coroutine that left its stack is saved at once and the
+     * stack poisoned, so that a pointer into its frames used while it is
+     * suspended is reported instead of reading whatever runs there next. */
+    weft_co *o = leaving;
+    if (o && o->kind == WEFT_STACK_SHARED && o->u.sh.on->owner == o && self != weft__th.scratch &&
+        !on_same_shared(o, self)) {
+        weft__shared *s = o->u.sh.on;
+        if (o->state != ST_DEAD)
+            evict(o, s);
+        s->owner = NULL;
+        weft__tools_poison(s->lo, (size_t)(s->hi - s->lo));
     }
 }
 
-static size_t usable_bytes(const weft_co *to)
+/* The bare switch, bracketed for the sanitizer. */
+static void *raw_switch(weft_co *from, weft_co *to, void *val)
 {
-    return to == &weft__th.root ? to->stack_size : (size_t)((const char *)to - to->lo);
+    if (weft__tools_asan) {
+        leaving = from;
+        weft__tools_switch_start(from->state == ST_DEAD ? NULL : &from->asan_fake, to->lo,
+                                 (size_t)(to->hi - to->lo));
+    }
+    void *v = weft__ctx_switch(&from->sp, to->sp, val);
+    landed(from);
+    return v;
+}
+
+/* The scratch context copies frames when a coroutine hands its shared stack
+ * to another coroutine of the same stack: neither can copy while running
+ * on it. */
+static __thread weft_co *sc_from __attribute__((tls_model("initial-exec")));
+static __thread void *sc_val __attribute__((tls_model("initial-exec")));
+
+static void scratch_main(void *arg, void *first)
+{
+    weft_co *self = arg;
+    weft_co *to = first;
+    if (self->slow)
+        landed(self);
+    for (;;)
+        to = raw_switch(self, (claim(to), to), sc_val);
+}
+
+static int scratch_ready(void)
+{
+    if (weft__th.scratch)
+        return 0;
+    weft__stack st;
+    if (weft__stack_get(&st, WEFT_STACK_MIN) != 0)
+        return -1;
+    weft_co *sc = (weft_co *)(((uintptr_t)weft__stack_hi(&st) - sizeof(weft_co)) & ~(uintptr_t)63);
+    memset(sc, 0, sizeof *sc);
+    sc->state = ST_ACTIVE;
+    sc->kind = WEFT_STACK_PRIVATE;
+    sc->slow = (uint8_t)weft__tools_asan;
+    sc->lo = weft__stack_lo(&st);
+    sc->hi = (char *)sc;
+    sc->u.stack = st;
+    sc->sp = weft__ctx_make(sc, scratch_main, sc);
+    weft__th.scratch = sc;
+    return 0;
+}
+
+/* Makes sure the switch from `from` to `to` cannot fail for want of memory:
+ * room for the image of the coroutine that `to` will evict. Changes nothing
+ * visible. Returns 0, or -1 with errno ENOMEM. */
+/* Room for the image of `from`, which is still running: its frames will
+ * end a little below this function's. */
+static int reserve_running(weft_co *from)
+{
+    weft__shared *s = from->u.sh.on;
+    char *here = (char *)__builtin_frame_address(0) - FRAME_SLACK;
+    size_t len = (size_t)(s->hi - (here < s->lo ? s->lo : here));
+    return weft__image_reserve(&from->u.sh.image, len, from->inl, from->inl_cap);
+}
+
+static int prepare(weft_co *from, weft_co *to)
+{
+    /* Under ASan a shared coroutine is saved whenever it leaves. */
+    if (weft__tools_asan && from->kind == WEFT_STACK_SHARED && from->state != ST_DEAD &&
+        reserve_running(from) != 0)
+        return -1;
+    if (to->kind != WEFT_STACK_SHARED)
+        return 0;
+    weft__shared *s = to->u.sh.on;
+    weft_co *o = s->owner;
+    if (o == to || o == NULL || o->state == ST_DEAD)
+        return 0;
+    if (o == from)
+        return scratch_ready() != 0 || reserve_running(from) != 0 ? -1 : 0;
+    return weft__image_reserve(&o->u.sh.image, (size_t)(s->hi - frames_lo(o)), o->inl, o->inl_cap);
 }
 
 static __attribute__((noinline)) void *switch_slow(weft_co *from, weft_co *to, void *val)
 {
-    if (weft__tools_asan)
-        weft__tools_switch_start(from->state == ST_DEAD ? NULL : &from->asan_fake, to->lo,
-                                 usable_bytes(to));
-    void *v = weft__ctx_switch(&from->sp, to->sp, val);
-    landed(from);
-    return v;
+    if (to->kind == WEFT_STACK_SHARED && to->u.sh.on->owner != to) {
+        if (on_same_shared(from, to)) {
+            sc_from = from;
+            sc_val = val;
+            return raw_switch(from, weft__th.scratch, to);
+        }
+        claim(to);
+    }
+    return raw_switch(from, to, val);
 }
 
 static inline void *switch_to(weft_co *from, weft_co *to, void *val)
@@ -114,6 +320,23 @@ static inline void *switch_to(weft_co *from, weft_co *to, void *val)
     if (likely(!to->slow))
         return weft__ctx_switch(&from->sp, to->sp, val);
     return switch_slow(from, to, val);
+}
+
+/* A switch that has no caller to report ENOMEM to. */
+static void *switch_or_die(weft_co *from, weft_co *to, void *val)
+{
+    if (unlikely(to->slow) && prepare(from, to) != 0)
+        weft__co_die(from, "out of memory saving a shared stack");
+    return switch_to(from, to, val);
+}
+
+void *weft__co_jump(weft_co *to, void *val)
+{
+    weft_co *from = weft__th.cur;
+    if (to->state == ST_CREATED)
+        to->state = ST_ACTIVE;
+    weft__th.cur = to;
+    return switch_or_die(from, to, val);
 }
 
 /* ---- life of a coroutine ------------------------------------------------ */
@@ -124,7 +347,7 @@ static __attribute__((noreturn)) void co_exit(weft_co *co, void *ret)
     co->state = ST_DEAD;
     weft_co *to = co->resumer;
     weft__th.cur = to;
-    switch_to(co, to, ret);
+    switch_or_die(co, to, ret);
     weft__co_die(co, "dead coroutine resumed");
 }
 
@@ -148,60 +371,152 @@ static void co_unwind(void *arg, void *val)
     co_exit(co, NULL);
 }
 
-static void copy_name(char *dst, const char *src)
+static int copy_name(weft_co *co, const char *name)
 {
-    size_t n = 0;
-    if (src)
-        for (; n < WEFT_NAME_MAX && src[n]; n++)
-            dst[n] = src[n];
-    dst[n] = '\0';
+    co->name = NULL;
+    if (name == NULL || name[0] == '\0')
+        return 0;
+    size_t n = strnlen(name, WEFT_NAME_MAX);
+    if ((co->name = malloc(n + 1)) == NULL)
+        return -1;
+    memcpy(co->name, name, n);
+    co->name[n] = '\0';
+    return 0;
 }
 
-weft_co *weft_co_new(weft_fn fn, void *arg, const weft_opts *opts)
+/* Lays a new context whose entry is fn into the image of a coroutine whose
+ * frames are not on a stack, below those frames. */
+static int image_push_context(weft_co *co, void (*fn)(void *, void *))
 {
-    size_t size = WEFT_STACK_DEFAULT;
-    int kind = WEFT_STACK_PRIVATE;
-    const char *name = NULL;
-    if (opts) {
-        if (opts->stack_size) {
-            if (opts->stack_size < WEFT_STACK_MIN || opts->stack_size > WEFT_STACK_MAX)
-                goto invalid;
-            size = opts->stack_size;
-        }
-        kind = opts->stack_kind;
-        name = opts->name;
-    }
-    if (fn == NULL || kind != WEFT_STACK_PRIVATE)
-        goto invalid;
-    if (unlikely(weft__th.cur == NULL))
-        weft__thread_init();
+    _Alignas(16) char tmp[WEFT_ARCH_FRAME + WEFT_ARCH_BELOW_SP + 32];
+    char *ttop = tmp + sizeof tmp;
+    char *tsp = weft__ctx_make(ttop, fn, co);
+    weft__image *im = &co->u.sh.image;
+    char *hi = co->hi;
+    char *old_lo = hi - im->len;
+    char *top = (char *)((uintptr_t)(old_lo - 16) & ~(uintptr_t)15);
+    char *sp = top - (ttop - tsp);
+    size_t len = (size_t)(hi - (sp - WEFT_ARCH_BELOW_SP));
+    size_t front = len - im->len;
+    char *buf = len <= co->inl_cap ? co->inl : malloc(len);
+    if (buf == NULL)
+        return -1;
+    memmove(buf + front, im->buf, im->len);
+    memset(buf, 0, front);
+    memcpy(buf, tsp - WEFT_ARCH_BELOW_SP, (size_t)(ttop - tsp) + WEFT_ARCH_BELOW_SP);
+    if (im->buf != co->inl && im->buf != buf)
+        free(im->buf);
+    im->buf = buf;
+    im->len = im->cap = (uint32_t)len;
+    if (buf == co->inl)
+        im->cap = co->inl_cap;
+    co->sp = sp;
+    return 0;
+}
 
-    size_t page = weft__page_size();
-    size = (size + page - 1) & ~(page - 1);
+static weft_co *new_private(size_t size)
+{
     weft__stack st;
     /* The coroutine object sits at the top of its own stack mapping. */
     if (weft__stack_get(&st, size + sizeof(weft_co) + 64) != 0)
         return NULL;
     uintptr_t top = (uintptr_t)weft__stack_hi(&st) - sizeof(weft_co);
     weft_co *co = (weft_co *)(top & ~(uintptr_t)63);
+    co->kind = WEFT_STACK_PRIVATE;
+    co->lo = weft__stack_lo(&st);
+    co->hi = (char *)co;
+    co->inl_cap = 0;
+    co->u.stack = st;
+    co->sp = weft__ctx_make(co, co_main, co);
+    return co;
+}
+
+static weft_co *new_shared(size_t size)
+{
+    weft_co *cur = weft__th.cur;
+    weft__shared *s = weft__shared_pick(size, cur->kind == WEFT_STACK_SHARED ? cur->u.sh.on : NULL);
+    if (s == NULL)
+        return NULL;
+    weft_co *co = malloc(SHARED_BLOCK);
+    if (co == NULL) {
+        weft__shared_drop(s);
+        errno = ENOMEM;
+        return NULL;
+    }
+    co->kind = WEFT_STACK_SHARED;
+    co->lo = s->lo;
+    co->hi = s->hi;
+    co->inl_cap = SHARED_BLOCK - sizeof(weft_co);
+    co->u.sh.on = s;
+    co->u.sh.image = (weft__image){.buf = co->inl, .len = 0, .cap = co->inl_cap};
+    co->sp = s->hi;
+    if (image_push_context(co, co_main) != 0) {
+        weft__shared_drop(s);
+        free(co);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return co;
+}
+
+static void release(weft_co *co)
+{
+    co->state = ST_FREED;
+    free(co->name);
+    if (co->kind == WEFT_STACK_SHARED) {
+        weft__shared *s = co->u.sh.on;
+        if (s->owner == co)
+            s->owner = NULL;
+        weft__shared_drop(s);
+        weft__image_free(&co->u.sh.image, co->inl);
+        free(co);
+    } else {
+        weft__stack_put(&co->u.stack);
+    }
+}
+
+weft_co *weft_co_new(weft_fn fn, void *arg, const weft_opts *opts)
+{
+    if (unlikely(weft__th.cur == NULL))
+        weft__thread_init();
+    size_t size = __atomic_load_n(&default_size, __ATOMIC_RELAXED);
+    int kind = WEFT_STACK_AUTO;
+    const char *name = NULL;
+    if (opts) {
+        if (opts->stack_size) {
+            if (!check_size(opts->stack_size))
+                goto invalid;
+            size = opts->stack_size;
+        }
+        kind = opts->stack_kind;
+        name = opts->name;
+    }
+    if (kind == WEFT_STACK_AUTO)
+        kind = __atomic_load_n(&default_kind, __ATOMIC_RELAXED);
+    if (fn == NULL || (kind != WEFT_STACK_PRIVATE && kind != WEFT_STACK_SHARED))
+        goto invalid;
+
+    size_t page = weft__page_size();
+    size = (size + page - 1) & ~(page - 1);
+    weft_co *co = kind == WEFT_STACK_PRIVATE ? new_private(size) : new_shared(size);
+    if (co == NULL)
+        return NULL;
     co->resumer = NULL;
     co->state = ST_CREATED;
-    co->slow = (uint8_t)weft__tools_asan;
-    co->kind = (uint8_t)kind;
-    co->unwinding = 0;
+    co->slow = (uint8_t)(weft__tools_asan || kind == WEFT_STACK_SHARED);
+    co->task = 0;
     co->id = new_id();
     co->fn = fn;
     co->arg = arg;
-    co->lo = weft__stack_lo(&st);
-    co->stack_size = size;
-    co->stack = st;
     co->asan_fake = NULL;
-    co->task = 0;
+    co->defers.top = NULL;
     co->task_data = NULL;
-    co->defers.n = 0;
-    co->defers.more = NULL;
-    copy_name(co->name, name);
-    co->sp = weft__ctx_make(co, co_main, co);
+    co->stack_size = (uint32_t)size;
+    if (copy_name(co, name) != 0) {
+        release(co);
+        errno = ENOMEM;
+        return NULL;
+    }
     return co;
 invalid:
     errno = EINVAL;
@@ -228,6 +543,8 @@ static __attribute__((noinline)) int send_slow(weft_co *co, void *in, void **out
         goto invalid;
     }
     weft_co *from = weft__th.cur;
+    if (prepare(from, co) != 0)
+        return -1;
     co->resumer = from;
     co->state = ST_ACTIVE;
     weft__th.cur = co;
@@ -255,15 +572,6 @@ int weft_co_send(weft_co *co, void *in, void **out)
     return send_slow(co, in, out);
 }
 
-void *weft__co_jump(weft_co *to, void *val)
-{
-    weft_co *from = weft__th.cur;
-    if (to->state == ST_CREATED)
-        to->state = ST_ACTIVE;
-    weft__th.cur = to;
-    return switch_to(from, to, val);
-}
-
 static __attribute__((noinline)) void *yield_slow(void *out)
 {
     weft_co *self = weft__th.cur;
@@ -272,6 +580,8 @@ static __attribute__((noinline)) void *yield_slow(void *out)
         return NULL;
     }
     weft_co *to = self->resumer;
+    if (prepare(self, to) != 0)
+        return NULL;
     self->state = ST_SUSPENDED;
     weft__th.cur = to;
     return switch_slow(self, to, out);
@@ -309,13 +619,21 @@ invalid:
     return -1;
 }
 
+/* Runs the cleanup handlers of a suspended coroutine on its own stack, as
+ * if its pending yield had unwound. */
 static void unwind(weft_co *co)
 {
-    if (weft__th.cur == NULL)
-        weft__thread_init();
     weft_co *from = weft__th.cur;
-    co->unwinding = 1;
-    co->sp = weft__ctx_make((char *)co->sp - WEFT_ARCH_BELOW_SP - 16, co_unwind, co);
+    if (co->kind == WEFT_STACK_SHARED && co->u.sh.on->owner != co) {
+        if (image_push_context(co, co_unwind) != 0 || prepare(from, co) != 0) {
+            /* No memory to bring its frames back: run them from here. */
+            weft__defer_run(&co->defers);
+            co->state = ST_DEAD;
+            return;
+        }
+    } else {
+        co->sp = weft__ctx_make(frames_lo(co) - 16, co_unwind, co);
+    }
     co->resumer = from;
     co->state = ST_ACTIVE;
     weft__th.cur = co;
@@ -331,6 +649,8 @@ void weft_co_free(weft_co *co)
         weft__co_die(co, co == weft__th.cur ? "weft_co_free of the running coroutine"
                                             : "weft_co_free of a normal coroutine");
     case ST_SUSPENDED:
+        if (weft__th.cur == NULL)
+            weft__thread_init();
         /* Under ASan the unwind also lets it free the fake stack. */
         if (weft__defer_any(&co->defers) || weft__tools_asan)
             unwind(co);
@@ -343,8 +663,7 @@ void weft_co_free(weft_co *co)
     default:
         weft__co_die(co, "weft_co_free of something that is not a coroutine");
     }
-    co->state = ST_FREED;
-    weft__stack_put(&co->stack);
+    release(co);
 }
 
 weft_co *weft_co_self(void)
@@ -359,7 +678,7 @@ const char *weft_co_name(const weft_co *co)
         errno = EINVAL;
         return NULL;
     }
-    return co->name;
+    return co->name ? co->name : "";
 }
 
 int weft_co_defer(void (*fn)(void *), void *arg)

@@ -6,38 +6,50 @@
 #include <stdint.h>
 
 #include "co/defer.h"
+#include "stack/shared.h"
 #include "stack/stack.h"
 #include "weft.h"
 
 /* Internal states. WEFT_RUNNING and WEFT_NORMAL are both ST_ACTIVE: the one
- * that is th.cur runs, the others on its chain of resumers are normal. */
+ * that is weft__th.cur runs, the others on its chain of resumers are normal. */
 enum {
     ST_DEAD = 0,
     ST_SUSPENDED = 1, /* stopped in weft_co_yield */
     ST_ACTIVE = 2,
     ST_CREATED = 3, /* not started yet */
-    ST_FREED = 4    /* back in the pool; any use is a bug */
+    ST_FREED = 4    /* released; any use is a bug */
 };
 
+/* The fields the fast paths touch come first, in one cache line. A private
+ * coroutine lives at the top of its own stack mapping; a shared one is a
+ * heap block whose tail holds a small image of its frames. */
 struct weft_co {
-    void *sp;          /* saved context while not running */
-    weft_co *resumer;  /* who sent to us; the target of our yield */
-    uint8_t state;     /* ST_* */
-    uint8_t slow;      /* switches to it need more than the bare switch:
-                          sanitizer annotations, or a shared stack */
-    uint8_t kind;      /* WEFT_STACK_* */
-    uint8_t unwinding; /* being freed while suspended */
-    uint8_t task;      /* driven by a scheduler: weft_co_send refuses it */
+    void *sp;         /* saved context while not running */
+    weft_co *resumer; /* who sent to us; the target of our yield */
+    uint8_t state;    /* ST_* */
+    uint8_t slow;     /* switching to it needs more than the bare switch:
+                         sanitizer annotations, or a shared stack */
+    uint8_t kind;     /* WEFT_STACK_PRIVATE or WEFT_STACK_SHARED */
+    uint8_t task;     /* driven by a scheduler: weft_co_send refuses it */
     uint32_t id;
+    char *lo; /* lowest usable byte of the stack it runs on */
+    char *hi; /* where its frames start (top of its stack) */
     weft_fn fn;
     void *arg;
-    char *lo;          /* lowest usable stack byte (above the guard) */
-    size_t stack_size; /* usable bytes, as reported */
-    weft__stack stack;
     void *asan_fake; /* ASan's fake stack while suspended */
     weft__defers defers;
-    void *task_data; /* the scheduler's record of a task */
-    char name[WEFT_NAME_MAX + 1];
+    void *task_data;     /* the scheduler's record of a task */
+    char *name;          /* NULL when unnamed */
+    uint32_t stack_size; /* usable bytes, as reported */
+    uint32_t inl_cap;    /* bytes of inline image storage (shared) */
+    union {
+        weft__stack stack; /* private: its mapping */
+        struct {
+            weft__shared *on;
+            weft__image image;
+        } sh;
+    } u;
+    char inl[]; /* shared: inline image storage */
 };
 
 /* Per-thread state. cur is NULL until the thread first uses weft; then it
@@ -45,6 +57,7 @@ struct weft_co {
 typedef struct weft__thread {
     weft_co *cur;
     weft_co root;
+    weft_co *scratch; /* copies frames between coroutines of one shared stack */
 } weft__thread;
 
 extern __thread weft__thread weft__th __attribute__((tls_model("initial-exec")));
@@ -57,10 +70,14 @@ void weft__thread_init(void);
  * scheduler's context) and to wake (jump back into the coroutine at which a
  * task parked, which may be a generator that the task drives). Sets the
  * running coroutine to `to`; returns the value of the jump that comes back
- * here. `to` must be ST_ACTIVE or ST_CREATED (its first jump starts it). */
+ * here. `to` must be ST_ACTIVE or ST_CREATED (its first jump starts it; set
+ * its resumer first). Aborts when memory to save a shared stack runs out. */
 void *weft__co_jump(weft_co *to, void *val);
 
-/* Aborts the process with one line "weft: <what>" naming co. */
+/* Aborts the process with one line "weft: <what> in coroutine 'NAME'". */
 __attribute__((noreturn)) void weft__co_die(const weft_co *co, const char *what);
+
+/* Writes co's name, or "#id" when it has none, into buf (async-signal-safe). */
+size_t weft__co_label(const weft_co *co, char *buf, size_t cap);
 
 #endif

@@ -3,58 +3,53 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#define CHUNK 16
+/* The first chunk is small: most coroutines that defer register one or two
+ * handlers. Later chunks are larger. */
+#define FIRST 4
+#define LATER 32
+
+typedef struct weft__defer {
+    void (*fn)(void *);
+    void *arg;
+} weft__defer;
 
 struct weft__defer_chunk {
     weft__defer_chunk *next;
-    unsigned n;
-    weft__defer e[CHUNK];
+    unsigned n, cap;
+    weft__defer e[];
 };
 
 int weft__defer_push(weft__defers *d, void (*fn)(void *), void *arg)
 {
-    weft__defer *slot;
-    if (d->more == NULL && d->n < WEFT_DEFER_INLINE) {
-        slot = &d->inl[d->n++];
-    } else {
-        weft__defer_chunk *c = d->more;
-        if (c == NULL || c->n == CHUNK) {
-            c = malloc(sizeof *c);
-            if (c == NULL) {
-                errno = ENOMEM;
-                return -1;
-            }
-            c->n = 0;
-            c->next = d->more;
-            d->more = c;
+    weft__defer_chunk *c = d->top;
+    if (c == NULL || c->n == c->cap) {
+        unsigned cap = c == NULL ? FIRST : LATER;
+        weft__defer_chunk *n = malloc(sizeof *n + cap * sizeof(weft__defer));
+        if (n == NULL) {
+            errno = ENOMEM;
+            return -1;
         }
-        slot = &c->e[c->n++];
+        n->n = 0;
+        n->cap = cap;
+        n->next = c;
+        d->top = c = n;
     }
-    slot->fn = fn;
-    slot->arg = arg;
+    c->e[c->n].fn = fn;
+    c->e[c->n].arg = arg;
+    c->n++;
     return 0;
-}
-
-static int pop(weft__defers *d, weft__defer *out)
-{
-    weft__defer_chunk *c = d->more;
-    if (c != NULL) {
-        *out = c->e[--c->n];
-        if (c->n == 0) {
-            d->more = c->next;
-            free(c);
-        }
-        return 1;
-    }
-    if (d->n == 0)
-        return 0;
-    *out = d->inl[--d->n];
-    return 1;
 }
 
 void weft__defer_run(weft__defers *d)
 {
-    weft__defer h;
-    while (pop(d, &h))
+    weft__defer_chunk *c;
+    while ((c = d->top) != NULL) {
+        if (c->n == 0) {
+            d->top = c->next;
+            free(c);
+            continue;
+        }
+        weft__defer h = c->e[--c->n];
         h.fn(h.arg);
+    }
 }

@@ -49,12 +49,7 @@ static __attribute__((noreturn)) void report(const weft_co *co)
     char line[160];
     size_t n = 0, cap = sizeof line - 1;
     n = put_str(line, n, cap, "weft: stack overflow in coroutine '");
-    if (co->name[0]) {
-        n = put_str(line, n, cap, co->name);
-    } else {
-        n = put_str(line, n, cap, "#");
-        n = put_num(line, n, cap, co->id);
-    }
+    n += weft__co_label(co, line + n, cap - n);
     n = put_str(line, n, cap, "' (stack ");
     n = put_num(line, n, cap, co->stack_size);
     n = put_str(line, n, cap, " bytes)");

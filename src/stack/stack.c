@@ -96,6 +96,11 @@ static void unmap(char *map, size_t map_size, unsigned vg_id)
     munmap(map, map_size);
 }
 
+void weft__stack_unmap(const weft__stack *s)
+{
+    unmap(s->map, s->map_size, s->vg_id);
+}
+
 int weft__stack_get(weft__stack *s, size_t usable)
 {
     size_t page = weft__page_size();

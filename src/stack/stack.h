@@ -24,6 +24,9 @@ int weft__stack_get(weft__stack *s, size_t usable);
  * full. */
 void weft__stack_put(const weft__stack *s);
 
+/* Unmaps a stack now, bypassing the pool. */
+void weft__stack_unmap(const weft__stack *s);
+
 /* Unmaps every stack in this thread's pool (at thread exit). */
 void weft__stack_pool_drain(void);
 

@@ -1,0 +1,59 @@
+/* Shared stacks: one guarded stack that many coroutines run on. Only the
+ * coroutine that owns it has its frames in place; the others keep a copy of
+ * the part they used (their image) and copy it back when they run again.
+ * Copies are lazy: a coroutine's frames leave the stack only when another
+ * coroutine needs it. */
+#ifndef WEFT_SHARED_H
+#define WEFT_SHARED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stack/stack.h"
+
+typedef struct weft__shared {
+    weft__stack stack;
+    char *lo, *hi; /* usable range; frames grow down from hi */
+    void *owner;   /* the coroutine whose frames are in place */
+    size_t users;  /* coroutines assigned to this stack */
+    struct weft__shared *next_in_group;
+} weft__shared;
+
+/* A coroutine's copy of its frames: the bytes [hi - len, hi) of its shared
+ * stack. Up to `inl_cap` bytes live in storage inside the coroutine object. */
+typedef struct weft__image {
+    char *buf; /* the inline storage or a heap block */
+    uint32_t len, cap;
+} weft__image;
+
+/* Number of shared stacks per size on each thread: two coroutines that
+ * alternate are put on different ones, so neither copies. */
+#define WEFT_SHARED_PER_SIZE 4
+
+/* Picks a shared stack of `size` usable bytes for a new coroutine: round
+ * robin among this thread's stacks of that size, skipping `avoid` (the
+ * creator's stack). Maps it on first use. Returns NULL with errno ENOMEM. */
+weft__shared *weft__shared_pick(size_t size, const weft__shared *avoid);
+
+/* A coroutine no longer uses s. */
+void weft__shared_drop(weft__shared *s);
+
+/* Unmaps this thread's unused shared stacks (thread exit). */
+void weft__shared_drain(void);
+
+/* Makes the image able to hold `len` bytes. Returns 0, or -1 with errno
+ * ENOMEM. */
+int weft__image_reserve(weft__image *im, size_t len, char *inl, uint32_t inl_cap);
+
+/* Copies [from, hi) into the image, which must already be large enough, and
+ * gives back heap memory that is much larger than needed. */
+void weft__image_save(weft__image *im, const char *from, const char *hi, char *inl,
+                      uint32_t inl_cap);
+
+/* Copies the image back to the end of the stack at hi. */
+void weft__image_restore(const weft__image *im, char *hi);
+
+/* Frees the image's heap block, if any. */
+void weft__image_free(weft__image *im, char *inl);
+
+#endif
