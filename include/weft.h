@@ -166,6 +166,307 @@ WEFT_API const char *weft_co_name(const weft_co *co);
  *   ENOMEM  no memory to record the handler (fn is not called). */
 WEFT_API int weft_co_defer(void (*fn)(void *), void *arg);
 
+/* ------------------------------------------------------------------------ */
+/* Scheduler, channels, synchronisation (the sched layer)                    */
+/* ------------------------------------------------------------------------ */
+
+#include <stdint.h>
+
+/* Tasks are coroutines that a scheduler drives. Each thread has its own
+ * scheduler, made by weft_run; tasks run one at a time on that thread and
+ * switch only where they block (the calls below) or pause.
+ *
+ * Time is int64_t nanoseconds on CLOCK_MONOTONIC (weft_now). Every call
+ * that can block takes an absolute deadline: -1 (any negative value) waits
+ * forever, 0 never blocks, and a deadline that has passed fails at once
+ * with ETIMEDOUT without blocking (weft_sleep returns 0 instead).
+ *
+ * Common errors of the blocking calls (weft_join, weft_pause, weft_sleep,
+ * weft_chan_send, weft_chan_recv, weft_select, the _lock/_wait calls):
+ *   EPERM      called outside a task of weft_run (on the thread's own stack,
+ *              or with no weft_run active on this thread);
+ *   ECANCELED  the task was cancelled (weft_cancel) before or during the
+ *              call; every later blocking call fails the same way, so that
+ *              the task unwinds;
+ *   ETIMEDOUT  the deadline came first;
+ *   ENOMEM     no memory for the timer of a deadline.
+ * Blocking calls allocate nothing except, rarely, to grow the timer heap.
+ *
+ * A task may drive a generator with weft_co_send, and the generator may
+ * itself block (sleep, wait on a channel or a lock): the task is parked and
+ * later resumed straight into the generator. weft_co_send refuses to resume
+ * a task (EINVAL). A task that calls weft_co_yield itself (not inside a
+ * generator) behaves as if it called weft_pause, and the yield returns
+ * NULL. */
+
+/* Nanoseconds since an arbitrary point, on CLOCK_MONOTONIC. */
+WEFT_API int64_t weft_now(void);
+
+/* Runs main(arg) as the first task of this thread's scheduler and returns
+ * when it and every task spawned under it have finished (like Python's
+ * asyncio.run). Tasks that finished without being joined are freed. Can
+ * be called on the thread's own stack or inside a coroutine that is not a
+ * task. On return, if result is not NULL and main finished, *result is its
+ * return value. Returns 0, or -1 with errno:
+ *   EINVAL   main is NULL;
+ *   EBUSY    a weft_run is already active on this thread;
+ *   ENOMEM   no memory for the first task;
+ *   EDEADLK  the tasks deadlocked: no task was ready, no deadline pending
+ *            and nothing outside could wake one. weft_run then prints
+ *            "weft: all tasks are asleep - deadlock!" and the task list
+ *            (see weft_dump) on stderr, cancels every task so that their
+ *            blocking calls return ECANCELED and they unwind, waits for
+ *            them, and returns. Tasks that deadlock again after that are
+ *            abandoned (reported on stderr, never freed). */
+WEFT_API int weft_run(weft_fn main, void *arg, void **result);
+
+/* Creates a task that will run fn(arg) and puts it at the back of the
+ * ready queue; it starts when the caller next blocks or pauses. opts as
+ * for weft_co_new. The handle is valid until weft_join frees it, or until
+ * weft_run returns. Returns the task, or NULL with errno:
+ *   EPERM   no weft_run is active on this thread;
+ *   EINVAL  fn is NULL, or opts is invalid (see weft_co_new);
+ *   ENOMEM  no memory or stack (see weft_co_new). */
+WEFT_API weft_co *weft_spawn(weft_fn fn, void *arg, const weft_opts *opts);
+
+/* Waits until task has finished, stores its return value in *result (when
+ * result is not NULL) and frees it. Returns 0, or -1 with errno (besides
+ * the common errors above; on ETIMEDOUT or ECANCELED the task is left
+ * alone and can be joined later):
+ *   EINVAL   task is NULL, not a task, or belongs to a group;
+ *   EDEADLK  task is the caller, or another task is already joining it
+ *            (weft_run's first task counts as joined by weft_run), or it
+ *            was already joined (detected while its memory has not been
+ *            reused; a stale handle is undefined in general, as with
+ *            pthread_join). */
+WEFT_API int weft_join(weft_co *task, void **result, int64_t deadline);
+
+/* Cancels task: its current blocking call, and every later one, returns
+ * -1 with errno ECANCELED, so that it unwinds; its cleanup handlers
+ * (weft_co_defer) run when its function returns. A task may cancel itself.
+ * Cancelling a finished task does nothing. Returns 0, or -1 with errno:
+ *   EPERM   no weft_run is active on this thread;
+ *   EINVAL  task is NULL or not a task. */
+WEFT_API int weft_cancel(weft_co *task);
+
+/* Moves the calling task behind every ready task (FIFO, so all ready tasks
+ * get a turn) and returns when its turn comes. Returns 0, or -1 with the
+ * common errors EPERM or ECANCELED. */
+WEFT_API int weft_pause(void);
+
+/* Blocks the calling task until the deadline. Returns 0 when the deadline
+ * has come (at once when it has already passed), or -1 with the common
+ * errors EPERM, ECANCELED or ENOMEM. A negative deadline sleeps until the
+ * task is cancelled. */
+WEFT_API int weft_sleep(int64_t deadline);
+
+/* Prints the tasks of this thread's scheduler on stderr, one line each:
+ * "weft:   #<id> '<name>' <state>", where state is ready, running or
+ * waiting; a waiting task adds "on <what> <object address>" (what: sleep,
+ * join #<id>, chan send, chan recv, select, mutex, cond, wait group,
+ * semaphore, group, group close) and "for <ms> ms" since it started
+ * waiting; a cancelled one adds "(cancelled)". The first line is
+ * "weft: <n> tasks". Returns 0, or -1 with errno EPERM when no weft_run is
+ * active on this thread. */
+WEFT_API int weft_dump(void);
+
+/* Opt-in: with on nonzero, SIGQUIT (Ctrl-\) prints the task list of the
+ * thread that receives the signal, as weft_dump does, instead of killing
+ * the process (a debugging aid, like Go's goroutine dump; the list is read
+ * without locking, while the thread is interrupted). With on zero, SIGQUIT
+ * gets its default action back. Returns 0, or -1 with the errno of
+ * sigaction. */
+WEFT_API int weft_dump_on_sigquit(int on);
+
+/* ---- channels ---- */
+
+/* A channel carries elements of a fixed size, copied in and out, in FIFO
+ * order. An unbuffered channel (capacity 0) hands each element from a
+ * sender straight to a receiver; a buffered one holds up to capacity. */
+typedef struct weft_chan weft_chan;
+
+/* Creates a channel. Returns it, or NULL with errno:
+ *   EINVAL  elem_size is 0, or elem_size * capacity overflows;
+ *   ENOMEM  no memory. */
+WEFT_API weft_chan *weft_chan_new(size_t elem_size, size_t capacity);
+
+/* Frees a channel. Returns 0, or -1 with errno:
+ *   EINVAL  ch is NULL or not a channel;
+ *   EBUSY   tasks wait on it. */
+WEFT_API int weft_chan_free(weft_chan *ch);
+
+/* Copies elem_size bytes from elem into the channel: to a waiting receiver,
+ * or into the buffer when there is room; else blocks until a receiver
+ * takes it. Returns 0, or -1 with errno (and the common errors):
+ *   EINVAL  ch is NULL or not a channel, or elem is NULL;
+ *   EPIPE   the channel is closed, or was closed while the caller waited. */
+WEFT_API int weft_chan_send(weft_chan *ch, const void *elem, int64_t deadline);
+
+/* Receives one element into elem: from the buffer, or from a waiting
+ * sender; else blocks until one is sent. Returns 0, or -1 with errno (and
+ * the common errors):
+ *   EINVAL  ch is NULL or not a channel, or elem is NULL;
+ *   EPIPE   the channel is closed and its buffer is empty. */
+WEFT_API int weft_chan_recv(weft_chan *ch, void *elem, int64_t deadline);
+
+/* Closes the channel: blocked senders and receivers, and later sends, fail
+ * with EPIPE; receivers first drain what is buffered. Does not block and
+ * may be called outside a task. Returns 0, or -1 with errno:
+ *   EINVAL  ch is NULL or not a channel;
+ *   EPIPE   ch is already closed. */
+WEFT_API int weft_chan_close(weft_chan *ch);
+
+enum { WEFT_SEND = 1, WEFT_RECV = 2 };
+
+/* One operation of weft_select. */
+typedef struct weft_case {
+    weft_chan *ch;
+    int op;     /* WEFT_SEND or WEFT_RECV */
+    void *elem; /* the element to send, or where to receive one */
+    int err;    /* out, for the chosen case: 0, or EPIPE when its channel
+                   was closed (nothing was sent or received) */
+} weft_case;
+
+/* Performs exactly one of the n cases (at most INT_MAX), blocking until one
+ * can proceed. When several are ready one is chosen at random, so that
+ * none starves. A case on a closed channel is ready, and completes with
+ * err = EPIPE. Returns the index of the case performed, or -1 with errno
+ * (and the common errors):
+ *   EINVAL  cases is NULL while n > 0, or a case has a NULL or invalid
+ *           channel, a NULL elem or an unknown op;
+ *   ENOMEM  more than 16 cases and no memory for their waiters. */
+WEFT_API int weft_select(weft_case *cases, size_t n, int64_t deadline);
+
+/* ---- synchronisation ---- */
+
+/* The objects below are plain structs the caller embeds (no allocation):
+ * set one up with its _init call before use; its fields are private. After
+ * _destroy, and on memory never initialised that holds zeros, every call
+ * fails with EINVAL. Waiters are served first come, first served. */
+typedef struct weft_waitq {
+    void *head, *tail;
+} weft_waitq;
+
+typedef struct weft_mutex {
+    unsigned magic;
+    void *owner;
+    weft_waitq q;
+} weft_mutex;
+
+typedef struct weft_cond {
+    unsigned magic;
+    weft_waitq q;
+} weft_cond;
+
+typedef struct weft_wg {
+    unsigned magic;
+    long count;
+    weft_waitq q;
+} weft_wg;
+
+typedef struct weft_sem {
+    unsigned magic;
+    unsigned value;
+    weft_waitq q;
+} weft_sem;
+
+/* Each _init returns 0, or -1 with errno EINVAL when its argument is NULL.
+ * Each _destroy returns 0, or -1 with errno EINVAL (NULL or not set up) or
+ * EBUSY (tasks wait on it; for a mutex, also: it is locked). */
+WEFT_API int weft_mutex_init(weft_mutex *m);
+WEFT_API int weft_mutex_destroy(weft_mutex *m);
+
+/* Locks m, owned by the calling task until it unlocks. Returns 0, or -1
+ * with errno (and the common errors):
+ *   EINVAL   m is NULL or not set up;
+ *   EDEADLK  the caller already holds m. */
+WEFT_API int weft_mutex_lock(weft_mutex *m, int64_t deadline);
+
+/* Unlocks m and hands it to the first waiting task. Returns 0, or -1 with
+ * errno:
+ *   EINVAL  m is NULL or not set up;
+ *   EPERM   the caller does not hold m (it is unlocked or held by another
+ *           task, or the caller is not a task). */
+WEFT_API int weft_mutex_unlock(weft_mutex *m);
+
+WEFT_API int weft_cond_init(weft_cond *c);
+WEFT_API int weft_cond_destroy(weft_cond *c);
+
+/* Unlocks m, waits until c is signalled, and locks m again before
+ * returning, also on error (except EINVAL and EPERM, when nothing
+ * happened). Returns 0, or -1 with errno (and the common errors):
+ *   EINVAL  c or m is NULL or not set up;
+ *   EPERM   the caller does not hold m. */
+WEFT_API int weft_cond_wait(weft_cond *c, weft_mutex *m, int64_t deadline);
+
+/* Wakes the first waiter of c (signal) or all of them (broadcast). Do not
+ * block. Return 0, or -1 with errno EINVAL when c is NULL or not set up. */
+WEFT_API int weft_cond_signal(weft_cond *c);
+WEFT_API int weft_cond_broadcast(weft_cond *c);
+
+/* A wait group (Go's sync.WaitGroup): a counter that tasks can wait to
+ * reach zero. */
+WEFT_API int weft_wg_init(weft_wg *wg);
+WEFT_API int weft_wg_destroy(weft_wg *wg);
+
+/* Adds n (which may be negative) to the counter; when it reaches zero,
+ * every waiter wakes. weft_wg_done(wg) is weft_wg_add(wg, -1). Do not
+ * block. Return 0, or -1 with errno EINVAL: wg is NULL or not set up, or
+ * the counter would go below zero or overflow (it is left unchanged). */
+WEFT_API int weft_wg_add(weft_wg *wg, long n);
+WEFT_API int weft_wg_done(weft_wg *wg);
+
+/* Waits until the counter is zero. Returns 0, or -1 with errno EINVAL (wg
+ * is NULL or not set up) or one of the common errors. */
+WEFT_API int weft_wg_wait(weft_wg *wg, int64_t deadline);
+
+/* A counting semaphore. */
+WEFT_API int weft_sem_init(weft_sem *sem, unsigned value);
+WEFT_API int weft_sem_destroy(weft_sem *sem);
+
+/* Takes one unit, waiting for one when the value is 0. Returns 0, or -1
+ * with errno EINVAL (sem is NULL or not set up) or one of the common
+ * errors. */
+WEFT_API int weft_sem_wait(weft_sem *sem, int64_t deadline);
+
+/* Gives one unit to the first waiter, or adds it to the value. Does not
+ * block. Returns 0, or -1 with errno:
+ *   EINVAL     sem is NULL or not set up;
+ *   EOVERFLOW  the value is already UINT_MAX. */
+WEFT_API int weft_sem_post(weft_sem *sem);
+
+/* ---- task groups ---- */
+
+/* A group (Trio's nursery) owns the tasks spawned in it: each is freed as
+ * soon as it finishes (it cannot be joined), and closing the group cancels
+ * the ones left and waits for them, so that no task outlives the code that
+ * started it by accident. */
+typedef struct weft_group weft_group;
+
+/* Creates an empty group; may be called outside weft_run. Returns it, or
+ * NULL with errno ENOMEM. */
+WEFT_API weft_group *weft_group_new(void);
+
+/* Spawns a task in g, as weft_spawn does. The handle may be passed to
+ * weft_cancel until the task finishes. Returns the task, or NULL with
+ * errno: the errors of weft_spawn, and EINVAL when g is NULL or not a
+ * group. */
+WEFT_API weft_co *weft_group_spawn(weft_group *g, weft_fn fn, void *arg, const weft_opts *opts);
+
+/* Waits until every task of g has finished. Returns 0, or -1 with errno
+ * (and the common errors):
+ *   EINVAL   g is NULL or not a group;
+ *   EDEADLK  the caller is a task of g. */
+WEFT_API int weft_group_wait(weft_group *g, int64_t deadline);
+
+/* Cancels the tasks of g that have not finished, waits for all of them
+ * (this wait cannot itself be cancelled) and frees g. Returns 0, or -1
+ * with errno:
+ *   EINVAL   g is NULL or not a group;
+ *   EPERM    tasks are left and the caller is not a task;
+ *   EDEADLK  the caller is a task of g. */
+WEFT_API int weft_group_close(weft_group *g);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,165 @@
+/* Channels: a ring buffer of copied elements and two wait queues. A sender
+ * that finds a waiting receiver copies straight into the receiver's
+ * buffer (and the other way round), so an unbuffered hand-off is one copy
+ * and one wake. */
+#include "sched/chan.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline char *slot(weft_chan *ch, size_t i)
+{
+    if (i >= ch->cap)
+        i -= ch->cap;
+    return ch->buf + i * ch->elem;
+}
+
+weft_chan *weft_chan_new(size_t elem_size, size_t capacity)
+{
+    if (elem_size == 0 || (capacity && elem_size > (SIZE_MAX - sizeof(weft_chan)) / capacity)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    weft_chan *ch = malloc(sizeof *ch + elem_size * capacity);
+    if (!ch) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(ch, 0, sizeof *ch);
+    ch->magic = CHAN_MAGIC;
+    ch->elem = elem_size;
+    ch->cap = capacity;
+    ch->buf = (char *)(ch + 1);
+    return ch;
+}
+
+int weft_chan_free(weft_chan *ch)
+{
+    if (!weft__chan_ok(ch)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (ch->sendq.head || ch->recvq.head) {
+        errno = EBUSY;
+        return -1;
+    }
+    ch->magic = 0;
+    free(ch);
+    return 0;
+}
+
+int weft__chan_try_send(weft_chan *ch, const void *elem)
+{
+    if (ch->closed)
+        return -1;
+    weft__waiter *w = weft__wq_first(&ch->recvq);
+    if (w) {
+        memcpy(w->buf, elem, ch->elem);
+        weft__wake(w->task, 0, w->idx);
+        return 1;
+    }
+    if (ch->len < ch->cap) {
+        memcpy(slot(ch, ch->head + ch->len), elem, ch->elem);
+        ch->len++;
+        return 1;
+    }
+    return 0;
+}
+
+int weft__chan_try_recv(weft_chan *ch, void *elem)
+{
+    weft__waiter *w = weft__wq_first(&ch->sendq);
+    if (ch->len) {
+        memcpy(elem, slot(ch, ch->head), ch->elem);
+        ch->head = ch->head + 1 == ch->cap ? 0 : ch->head + 1;
+        ch->len--;
+        if (w) { /* the first blocked sender takes the freed slot */
+            memcpy(slot(ch, ch->head + ch->len), w->buf, ch->elem);
+            ch->len++;
+            weft__wake(w->task, 0, w->idx);
+        }
+        return 1;
+    }
+    if (w) {
+        memcpy(elem, w->buf, ch->elem);
+        weft__wake(w->task, 0, w->idx);
+        return 1;
+    }
+    return ch->closed ? -1 : 0;
+}
+
+int weft_chan_send(weft_chan *ch, const void *elem, int64_t deadline)
+{
+    weft__task *t;
+    if (weft__enter(&t) != 0)
+        return -1;
+    if (unlikely(!weft__chan_ok(ch) || !elem)) {
+        errno = EINVAL;
+        return -1;
+    }
+    int r = weft__chan_try_send(ch, elem);
+    if (likely(r > 0))
+        return 0;
+    if (r < 0) {
+        errno = EPIPE;
+        return -1;
+    }
+    if (weft__expired(deadline)) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    int why = weft__wait1(t, &ch->sendq, (void *)elem, deadline, "chan send", ch);
+    if (likely(why == 0))
+        return 0;
+    errno = why;
+    return -1;
+}
+
+int weft_chan_recv(weft_chan *ch, void *elem, int64_t deadline)
+{
+    weft__task *t;
+    if (weft__enter(&t) != 0)
+        return -1;
+    if (unlikely(!weft__chan_ok(ch) || !elem)) {
+        errno = EINVAL;
+        return -1;
+    }
+    int r = weft__chan_try_recv(ch, elem);
+    if (likely(r > 0))
+        return 0;
+    if (r < 0) {
+        errno = EPIPE;
+        return -1;
+    }
+    if (weft__expired(deadline)) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    int why = weft__wait1(t, &ch->recvq, elem, deadline, "chan recv", ch);
+    if (likely(why == 0))
+        return 0;
+    errno = why;
+    return -1;
+}
+
+int weft_chan_close(weft_chan *ch)
+{
+    if (!weft__chan_ok(ch)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (ch->closed) {
+        errno = EPIPE;
+        return -1;
+    }
+    ch->closed = 1;
+    /* Receivers only wait on an empty buffer, so none misses an element. */
+    weft__waiter *w;
+    while ((w = weft__wq_first(&ch->recvq)))
+        weft__wake(w->task, EPIPE, w->idx);
+    while ((w = weft__wq_first(&ch->sendq)))
+        weft__wake(w->task, EPIPE, w->idx);
+    return 0;
+}

@@ -1,0 +1,461 @@
+/* The scheduler loop and the life of tasks: run, spawn, join, pause,
+ * sleep, cancel, and the park/wake pair that every waiting primitive is
+ * built on. A task parks by jumping from wherever it runs (itself, or a
+ * generator it drives) to the loop's context; the loop resumes it by
+ * jumping back to that same place. */
+#include "sched/sched.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+__thread weft__sched *weft__sched_cur __attribute__((tls_model("initial-exec")));
+
+int64_t weft_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* For "since when" in dumps: cheap, a few ms coarse. */
+static int64_t coarse_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int weft__expired(int64_t deadline)
+{
+    return deadline == 0 || (deadline > 0 && deadline <= weft_now());
+}
+
+uint64_t weft__rand(weft__sched *s)
+{
+    uint64_t x = s->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    s->rng = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+/* ---- the ready queue ---------------------------------------------------- */
+
+static inline void ready_push(weft__sched *s, weft__task *t)
+{
+    t->state = T_READY;
+    t->next_ready = NULL;
+    if (s->ready_tail)
+        s->ready_tail->next_ready = t;
+    else
+        s->ready_head = t;
+    s->ready_tail = t;
+    s->nready++;
+}
+
+static inline weft__task *ready_pop(weft__sched *s)
+{
+    weft__task *t = s->ready_head;
+    s->ready_head = t->next_ready;
+    if (!s->ready_head)
+        s->ready_tail = NULL;
+    s->nready--;
+    return t;
+}
+
+/* ---- park and wake ------------------------------------------------------ */
+
+weft__task *weft__self(void)
+{
+    weft__sched *s = weft__sched_cur;
+    if (unlikely(!s || !s->current)) {
+        errno = EPERM;
+        return NULL;
+    }
+    return s->current;
+}
+
+int weft__enter(weft__task **self)
+{
+    weft__task *t = weft__self();
+    if (unlikely(!t))
+        return -1;
+    if (unlikely(t->cancelled)) {
+        errno = ECANCELED;
+        return -1;
+    }
+    *self = t;
+    return 0;
+}
+
+int weft__park(weft__task *t, int64_t deadline, const char *what, const void *obj)
+{
+    weft__sched *s = weft__sched_cur;
+    if (deadline > 0 && weft__timer_add(s, t, deadline) != 0) {
+        for (size_t i = 0; i < t->nwaiters; i++)
+            weft__wq_unlink(&t->waiters[i]);
+        t->nwaiters = 0;
+        return ENOMEM;
+    }
+    t->what = what;
+    t->obj = obj;
+    t->since = coarse_now();
+    t->state = T_WAITING;
+    /* The innermost running coroutine: the task or a generator it drives. */
+    t->resume = weft__th.cur;
+    weft__co_jump(s->loop, NULL);
+    return t->wake;
+}
+
+void weft__wake(weft__task *t, int why, size_t fired)
+{
+    weft__sched *s = weft__sched_cur;
+    for (size_t i = 0; i < t->nwaiters; i++)
+        weft__wq_unlink(&t->waiters[i]);
+    t->nwaiters = 0;
+    if (t->heap_idx)
+        weft__timer_del(s, t);
+    t->wake = why;
+    t->fired = fired;
+    ready_push(s, t);
+}
+
+int weft__wait1(weft__task *t, weft_waitq *q, void *buf, int64_t deadline, const char *what,
+                const void *obj)
+{
+    weft__waiter w;
+    w.task = t;
+    w.buf = buf;
+    w.idx = 0;
+    weft__wq_push(q, &w);
+    t->waiters = &w;
+    t->nwaiters = 1;
+    return weft__park(t, deadline, what, obj);
+}
+
+/* ---- task records ------------------------------------------------------- */
+
+static weft__task *rec_get(weft__sched *s)
+{
+    weft__task *t = s->pool;
+    if (t)
+        s->pool = t->next_free;
+    else if (!(t = malloc(sizeof *t)))
+        return NULL;
+    memset(t, 0, sizeof *t);
+    return t;
+}
+
+static void rec_put(weft__sched *s, weft__task *t)
+{
+    t->next_free = s->pool;
+    s->pool = t;
+}
+
+static void all_link(weft__sched *s, weft__task *t)
+{
+    t->prev_all = NULL;
+    t->next_all = s->all;
+    if (s->all)
+        s->all->prev_all = t;
+    s->all = t;
+}
+
+static void all_unlink(weft__sched *s, weft__task *t)
+{
+    if (t->prev_all)
+        t->prev_all->next_all = t->next_all;
+    else
+        s->all = t->next_all;
+    if (t->next_all)
+        t->next_all->prev_all = t->prev_all;
+}
+
+weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opts, weft_group *g)
+{
+    weft__task *t = rec_get(s);
+    if (!t) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    weft_co *co = weft_co_new(fn, arg, opts);
+    if (!co) {
+        rec_put(s, t);
+        return NULL;
+    }
+    co->task = 1;
+    co->task_data = t;
+    co->resumer = s->loop; /* where co.c's exit path returns to */
+    t->co = co;
+    t->resume = co;
+    t->group = g;
+    all_link(s, t);
+    s->live++;
+    ready_push(s, t);
+    return co;
+}
+
+/* Frees a finished task: its coroutine goes back to the stack pool. */
+void weft__task_free(weft__sched *s, weft__task *t)
+{
+    all_unlink(s, t);
+    weft_co_free(t->co);
+    rec_put(s, t);
+}
+
+weft_co *weft_spawn(weft_fn fn, void *arg, const weft_opts *opts)
+{
+    weft__sched *s = weft__sched_cur;
+    if (!s) {
+        errno = EPERM;
+        return NULL;
+    }
+    if (!fn) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return weft__spawn(s, fn, arg, opts, NULL);
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void finish(weft__sched *s, weft__task *t, void *ret)
+{
+    t->state = T_DONE;
+    t->result = ret;
+    s->live--;
+    if (t->group)
+        weft__group_task_done(t->group, t);
+    else if (t->joiner)
+        weft__wake(t->joiner->task, 0, 0);
+}
+
+static inline void run_one(weft__sched *s, weft__task *t)
+{
+    s->current = t;
+    t->state = T_RUNNING;
+    void *ret = weft__co_jump(t->resume, NULL);
+    s->current = NULL;
+    weft_co *co = t->co;
+    if (unlikely(co->state != ST_ACTIVE)) {
+        if (co->state == ST_DEAD) {
+            finish(s, t, ret);
+        } else {
+            /* The task itself called weft_co_yield: its resumer is the
+             * loop. Treated as weft_pause; the yield returns NULL. */
+            co->state = ST_ACTIVE;
+            t->resume = co;
+            ready_push(s, t);
+        }
+    }
+}
+
+static void cancel_all(weft__sched *s)
+{
+    for (weft__task *t = s->all; t; t = t->next_all) {
+        if (t->state == T_DONE)
+            continue;
+        t->cancelled = 1;
+        if (t->state == T_WAITING && !t->nocancel)
+            weft__wake(t, ECANCELED, 0);
+    }
+}
+
+/* Returns 0 to go on, -1 to give up on the tasks that are left. */
+static int deadlock(weft__sched *s)
+{
+    if (s->deadlocked++ == 0) {
+        static const char msg[] = "weft: all tasks are asleep - deadlock!\n";
+        fflush(stderr);
+        fputs(msg, stderr);
+        fflush(stderr);
+        weft__dump_fd(s, 2);
+        /* Every blocked call returns ECANCELED so that the tasks unwind. */
+        cancel_all(s);
+        return s->nready ? 0 : -1;
+    }
+    fprintf(stderr, "weft: %zu tasks still asleep after cancellation; abandoned\n", s->live);
+    return -1;
+}
+
+static void loop(weft__sched *s)
+{
+    for (;;) {
+        /* One round: the tasks ready now, then the timers, so that tasks
+         * that keep pausing cannot starve timers. */
+        for (size_t n = s->nready; n; n--)
+            run_one(s, ready_pop(s));
+        if (s->nheap)
+            weft__timer_fire(s, weft_now());
+        if (s->nready)
+            continue;
+        if (s->live == 0)
+            return;
+        if (s->nheap || s->external) {
+            weft__idle(s, s->nheap ? s->heap[1].when : -1);
+            continue;
+        }
+        if (deadlock(s) != 0)
+            return;
+    }
+}
+
+int weft_run(weft_fn main, void *arg, void **result)
+{
+    if (!main) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (weft__sched_cur) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (!weft__th.cur)
+        weft__thread_init();
+    weft__sched s;
+    memset(&s, 0, sizeof s);
+    s.loop = weft__th.cur;
+    s.rng = (uint64_t)weft_now() | 1;
+    weft__sched_cur = &s;
+    int rc = 0;
+    weft_co *m = weft__spawn(&s, main, arg, NULL, NULL);
+    if (!m) {
+        rc = -1;
+    } else {
+        weft__task *mt = m->task_data;
+        mt->owned = 1;
+        loop(&s);
+        if (result && mt->state == T_DONE)
+            *result = mt->result;
+        /* Finished tasks nobody joined; abandoned ones (a deadlock that
+         * cancellation did not undo) stay allocated. */
+        for (weft__task *t = s.all, *next; t; t = next) {
+            next = t->next_all;
+            if (t->state == T_DONE)
+                weft__task_free(&s, t);
+        }
+        if (s.deadlocked)
+            rc = -1;
+    }
+    while (s.pool) {
+        weft__task *t = s.pool;
+        s.pool = t->next_free;
+        free(t);
+    }
+    weft__timer_free(&s);
+    weft__sched_cur = NULL;
+    if (rc)
+        errno = m ? EDEADLK : errno;
+    return rc;
+}
+
+/* ---- join, pause, sleep, cancel ----------------------------------------- */
+
+/* The task record behind a handle, or NULL with errno. */
+weft__task *weft__task_of(weft_co *co)
+{
+    if (!co) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (co->state == ST_FREED) {
+        /* A freed task was joined (its memory not yet reused). */
+        errno = co->task ? EDEADLK : EINVAL;
+        return NULL;
+    }
+    if (!co->task || !co->task_data) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return co->task_data;
+}
+
+int weft_join(weft_co *task, void **result, int64_t deadline)
+{
+    weft__task *self;
+    if (weft__enter(&self) != 0)
+        return -1;
+    weft__task *t = weft__task_of(task);
+    if (!t)
+        return -1;
+    if (t->group) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (t == self || t->joiner || t->owned) {
+        errno = EDEADLK;
+        return -1;
+    }
+    if (t->state != T_DONE) {
+        if (weft__expired(deadline)) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        weft__waiter w;
+        memset(&w, 0, sizeof w);
+        w.task = self;
+        t->joiner = &w;
+        self->waiters = NULL;
+        self->nwaiters = 0;
+        int why = weft__park(self, deadline, "join", task);
+        t->joiner = NULL;
+        if (why) {
+            errno = why;
+            return -1;
+        }
+    }
+    if (result)
+        *result = t->result;
+    weft__task_free(weft__sched_cur, t);
+    return 0;
+}
+
+int weft_pause(void)
+{
+    weft__task *t;
+    if (weft__enter(&t) != 0)
+        return -1;
+    weft__sched *s = weft__sched_cur;
+    t->resume = weft__th.cur;
+    ready_push(s, t);
+    weft__co_jump(s->loop, NULL);
+    return 0;
+}
+
+int weft_sleep(int64_t deadline)
+{
+    weft__task *t;
+    if (weft__enter(&t) != 0)
+        return -1;
+    if (weft__expired(deadline))
+        return 0;
+    t->nwaiters = 0;
+    int why = weft__park(t, deadline, "sleep", NULL);
+    if (why == ETIMEDOUT)
+        return 0;
+    errno = why;
+    return -1;
+}
+
+int weft_cancel(weft_co *task)
+{
+    if (!weft__sched_cur) {
+        errno = EPERM;
+        return -1;
+    }
+    weft__task *t = weft__task_of(task);
+    if (!t) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (t->state == T_DONE)
+        return 0;
+    t->cancelled = 1;
+    if (t->state == T_WAITING && !t->nocancel)
+        weft__wake(t, ECANCELED, 0);
+    return 0;
+}

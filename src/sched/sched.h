@@ -1,0 +1,176 @@
+/* The scheduler of one thread: tasks, the ready queue, wait queues and
+ * timers. Everything the sched files share lives here; nothing here is
+ * public. The current scheduler is reached through one thread-local
+ * pointer, so that a scheduler per thread needs no global state. */
+#ifndef WEFT_SCHED_H
+#define WEFT_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "co/co.h"
+#include "weft.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+typedef struct weft__task weft__task;
+typedef struct weft__sched weft__sched;
+
+/* Task states. */
+enum { T_READY, T_RUNNING, T_WAITING, T_DONE };
+
+/* One entry in a wait queue. It lives on the waiting coroutine's stack, so
+ * that waiting allocates nothing. `q` is the queue it is linked into (NULL
+ * once unlinked), so that a timeout or a cancellation can unlink it without
+ * knowing what the queue belongs to. */
+typedef struct weft__waiter {
+    struct weft__waiter *prev, *next;
+    weft_waitq *q;
+    weft__task *task;
+    void *buf;  /* channels: the element to send, or where to receive */
+    size_t idx; /* select: the case it stands for */
+} weft__waiter;
+
+struct weft__task {
+    weft_co *co;     /* the task itself */
+    weft_co *resume; /* where to jump to resume it: the task, or the
+                        innermost generator it drives when that one waits */
+    weft__task *next_ready;
+    weft__task *prev_all, *next_all; /* every task of the scheduler */
+    weft__task *next_free;           /* in the pool of records */
+    uint8_t state;                   /* T_* */
+    uint8_t cancelled;
+    uint8_t nocancel;      /* the current wait ignores cancellation */
+    uint8_t owned;         /* weft_run's main task: nobody else joins it */
+    int wake;              /* why the wait ended: 0, ETIMEDOUT, ECANCELED, EPIPE */
+    size_t fired;          /* which waiter woke it (select) */
+    weft__waiter *waiters; /* of the current wait, linked into queues */
+    size_t nwaiters;
+    size_t heap_idx; /* 1-based index in the timer heap; 0: none */
+    void *result;    /* fn's return value, once done */
+    weft__waiter *joiner;
+    weft_group *group; /* owner group, or NULL */
+    weft__task *prev_grp, *next_grp;
+    const char *what; /* what the current wait is on, for the dump */
+    const void *obj;
+    int64_t since;
+};
+
+typedef struct weft__timer {
+    int64_t when;
+    uint64_t seq; /* ties fire in the order they were set */
+    weft__task *task;
+} weft__timer;
+
+struct weft__sched {
+    weft_co *loop; /* the context that runs the loop (weft_run's caller) */
+    weft__task *current;
+    weft__task *ready_head, *ready_tail;
+    size_t nready;
+    weft__task *all;   /* live and finished-but-unjoined tasks */
+    size_t live;       /* tasks not finished */
+    size_t external;   /* waiters that something outside can wake (I/O,
+                          other threads); 0 until the I/O layer exists */
+    weft__task *pool;  /* free task records */
+    weft__timer *heap; /* 1-based binary min-heap */
+    size_t nheap, capheap;
+    uint64_t seq;
+    uint64_t rng;
+    int deadlocked;
+};
+
+extern __thread weft__sched *weft__sched_cur __attribute__((tls_model("initial-exec")));
+
+/* ---- sched.c ------------------------------------------------------------ */
+
+/* The calling task, or NULL with errno EPERM outside a task of weft_run. */
+weft__task *weft__self(void);
+
+/* Common checks at the start of a blocking call: sets errno and returns -1
+ * (EPERM outside a task, ECANCELED once cancelled), else 0. */
+int weft__enter(weft__task **self);
+
+/* Parks the calling task on its waiters (set t->waiters / nwaiters first,
+ * linked into their queues) until woken or until the deadline (-1: none).
+ * Returns the reason: 0, ETIMEDOUT, ECANCELED or what the waker passed. */
+int weft__park(weft__task *t, int64_t deadline, const char *what, const void *obj);
+
+/* Makes a parked task ready with the given reason, unlinking all its
+ * waiters and its timer. */
+void weft__wake(weft__task *t, int why, size_t fired);
+
+/* Is the deadline already reached? (0 is; -1 never is.) */
+int weft__expired(int64_t deadline);
+
+uint64_t weft__rand(weft__sched *s);
+
+weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opts, weft_group *g);
+void weft__task_free(weft__sched *s, weft__task *t);
+/* The record behind a task handle, or NULL with errno EINVAL (EDEADLK for
+ * a task already joined and freed). */
+weft__task *weft__task_of(weft_co *co);
+
+/* ---- wait queues -------------------------------------------------------- */
+
+static inline void weft__wq_push(weft_waitq *q, weft__waiter *w)
+{
+    w->q = q;
+    w->next = NULL;
+    w->prev = (weft__waiter *)q->tail;
+    if (q->tail)
+        ((weft__waiter *)q->tail)->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+}
+
+static inline void weft__wq_unlink(weft__waiter *w)
+{
+    weft_waitq *q = w->q;
+    if (!q)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        q->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        q->tail = w->prev;
+    w->q = NULL;
+}
+
+static inline weft__waiter *weft__wq_first(const weft_waitq *q)
+{
+    return (weft__waiter *)q->head;
+}
+
+/* Waits on one queue: the common case of every primitive but select. */
+int weft__wait1(weft__task *t, weft_waitq *q, void *buf, int64_t deadline, const char *what,
+                const void *obj);
+
+/* ---- timer.c ------------------------------------------------------------ */
+
+int weft__timer_add(weft__sched *s, weft__task *t, int64_t when);
+void weft__timer_del(weft__sched *s, weft__task *t);
+/* Wakes every task whose deadline is <= now; returns how many. */
+size_t weft__timer_fire(weft__sched *s, int64_t now);
+void weft__timer_free(weft__sched *s);
+
+/* ---- idle.c ------------------------------------------------------------- */
+
+/* Nothing is ready: sleeps until `deadline` (-1: until something outside
+ * wakes the thread). The I/O layer replaces this with the poller. */
+void weft__idle(weft__sched *s, int64_t deadline);
+
+/* ---- dump.c ------------------------------------------------------------- */
+
+void weft__dump_fd(weft__sched *s, int fd);
+
+/* ---- group.c ------------------------------------------------------------ */
+
+/* A task of group g finished. */
+void weft__group_task_done(weft_group *g, weft__task *t);
+
+#endif

@@ -1,0 +1,299 @@
+/* Mutex, condition variable, wait group and semaphore. Each is a few
+ * words the user embeds (no allocation) with a wait queue. Wake-ups hand
+ * the resource straight to the first waiter (the mutex's ownership, the
+ * semaphore's unit), so waiters are served in FIFO order and a task that
+ * arrives later cannot barge in. */
+#include "sched/sched.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+
+#define MUTEX_MAGIC 0x6d757478u
+#define COND_MAGIC 0x636f6e64u
+#define WG_MAGIC 0x77677270u
+#define SEM_MAGIC 0x73656d61u
+
+static int einval(void)
+{
+    errno = EINVAL;
+    return -1;
+}
+
+static weft__task *current(void)
+{
+    weft__sched *s = weft__sched_cur;
+    return s ? s->current : NULL;
+}
+
+/* Blocks on q unless the deadline has passed; 0 or -1 with errno. */
+static int block(weft__task *t, weft_waitq *q, int64_t deadline, const char *what, const void *obj)
+{
+    if (weft__expired(deadline)) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    int why = weft__wait1(t, q, NULL, deadline, what, obj);
+    if (why) {
+        errno = why;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- mutex -------------------------------------------------------------- */
+
+int weft_mutex_init(weft_mutex *m)
+{
+    if (!m)
+        return einval();
+    memset(m, 0, sizeof *m);
+    m->magic = MUTEX_MAGIC;
+    return 0;
+}
+
+int weft_mutex_lock(weft_mutex *m, int64_t deadline)
+{
+    weft__task *t;
+    if (weft__enter(&t) != 0)
+        return -1;
+    if (!m || m->magic != MUTEX_MAGIC)
+        return einval();
+    if (!m->owner) {
+        m->owner = t;
+        return 0;
+    }
+    if (m->owner == t) {
+        errno = EDEADLK;
+        return -1;
+    }
+    /* On success the unlocker has made us the owner. */
+    return block(t, &m->q, deadline, "mutex", m);
+}
+
+static void release(weft_mutex *m)
+{
+    weft__waiter *w = weft__wq_first(&m->q);
+    m->owner = w ? w->task : NULL;
+    if (w)
+        weft__wake(w->task, 0, 0);
+}
+
+int weft_mutex_unlock(weft_mutex *m)
+{
+    if (!m || m->magic != MUTEX_MAGIC)
+        return einval();
+    weft__task *t = current();
+    if (!t || m->owner != t) {
+        errno = EPERM;
+        return -1;
+    }
+    release(m);
+    return 0;
+}
+
+int weft_mutex_destroy(weft_mutex *m)
+{
+    if (!m || m->magic != MUTEX_MAGIC)
+        return einval();
+    if (m->owner || m->q.head) {
+        errno = EBUSY;
+        return -1;
+    }
+    m->magic = 0;
+    return 0;
+}
+
+/* ---- condition variable ------------------------------------------------- */
+
+int weft_cond_init(weft_cond *c)
+{
+    if (!c)
+        return einval();
+    memset(c, 0, sizeof *c);
+    c->magic = COND_MAGIC;
+    return 0;
+}
+
+int weft_cond_wait(weft_cond *c, weft_mutex *m, int64_t deadline)
+{
+    weft__task *t;
+    if (weft__enter(&t) != 0)
+        return -1;
+    if (!c || c->magic != COND_MAGIC || !m || m->magic != MUTEX_MAGIC)
+        return einval();
+    if (m->owner != t) {
+        errno = EPERM;
+        return -1;
+    }
+    if (weft__expired(deadline)) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    weft__waiter w;
+    w.task = t;
+    w.buf = NULL;
+    w.idx = 0;
+    weft__wq_push(&c->q, &w);
+    t->waiters = &w;
+    t->nwaiters = 1;
+    release(m);
+    int why = weft__park(t, deadline, "cond", c);
+    /* Whatever ended the wait, return holding the mutex, as pthreads do;
+     * this wait cannot be cancelled, or the caller could not unlock. */
+    if (m->owner) {
+        t->nocancel = 1;
+        weft__wait1(t, &m->q, NULL, -1, "mutex (cond relock)", m);
+        t->nocancel = 0;
+    } else {
+        m->owner = t;
+    }
+    if (why) {
+        errno = why;
+        return -1;
+    }
+    return 0;
+}
+
+int weft_cond_signal(weft_cond *c)
+{
+    if (!c || c->magic != COND_MAGIC)
+        return einval();
+    weft__waiter *w = weft__wq_first(&c->q);
+    if (w)
+        weft__wake(w->task, 0, 0);
+    return 0;
+}
+
+int weft_cond_broadcast(weft_cond *c)
+{
+    if (!c || c->magic != COND_MAGIC)
+        return einval();
+    weft__waiter *w;
+    while ((w = weft__wq_first(&c->q)))
+        weft__wake(w->task, 0, 0);
+    return 0;
+}
+
+int weft_cond_destroy(weft_cond *c)
+{
+    if (!c || c->magic != COND_MAGIC)
+        return einval();
+    if (c->q.head) {
+        errno = EBUSY;
+        return -1;
+    }
+    c->magic = 0;
+    return 0;
+}
+
+/* ---- wait group --------------------------------------------------------- */
+
+int weft_wg_init(weft_wg *wg)
+{
+    if (!wg)
+        return einval();
+    memset(wg, 0, sizeof *wg);
+    wg->magic = WG_MAGIC;
+    return 0;
+}
+
+int weft_wg_add(weft_wg *wg, long n)
+{
+    if (!wg || wg->magic != WG_MAGIC)
+        return einval();
+    if ((n < 0 && wg->count < -n) || (n > 0 && wg->count > LONG_MAX - n))
+        return einval();
+    wg->count += n;
+    if (wg->count == 0) {
+        weft__waiter *w;
+        while ((w = weft__wq_first(&wg->q)))
+            weft__wake(w->task, 0, 0);
+    }
+    return 0;
+}
+
+int weft_wg_done(weft_wg *wg)
+{
+    return weft_wg_add(wg, -1);
+}
+
+int weft_wg_wait(weft_wg *wg, int64_t deadline)
+{
+    weft__task *t;
+    if (weft__enter(&t) != 0)
+        return -1;
+    if (!wg || wg->magic != WG_MAGIC)
+        return einval();
+    if (wg->count == 0)
+        return 0;
+    return block(t, &wg->q, deadline, "wait group", wg);
+}
+
+int weft_wg_destroy(weft_wg *wg)
+{
+    if (!wg || wg->magic != WG_MAGIC)
+        return einval();
+    if (wg->q.head) {
+        errno = EBUSY;
+        return -1;
+    }
+    wg->magic = 0;
+    return 0;
+}
+
+/* ---- semaphore ---------------------------------------------------------- */
+
+int weft_sem_init(weft_sem *sem, unsigned value)
+{
+    if (!sem)
+        return einval();
+    memset(sem, 0, sizeof *sem);
+    sem->magic = SEM_MAGIC;
+    sem->value = value;
+    return 0;
+}
+
+int weft_sem_wait(weft_sem *sem, int64_t deadline)
+{
+    weft__task *t;
+    if (weft__enter(&t) != 0)
+        return -1;
+    if (!sem || sem->magic != SEM_MAGIC)
+        return einval();
+    if (sem->value) { /* no task waits while value > 0 */
+        sem->value--;
+        return 0;
+    }
+    /* On success the poster has handed its unit to us. */
+    return block(t, &sem->q, deadline, "semaphore", sem);
+}
+
+int weft_sem_post(weft_sem *sem)
+{
+    if (!sem || sem->magic != SEM_MAGIC)
+        return einval();
+    weft__waiter *w = weft__wq_first(&sem->q);
+    if (w) {
+        weft__wake(w->task, 0, 0);
+        return 0;
+    }
+    if (sem->value == UINT_MAX) {
+        errno = EOVERFLOW;
+        return -1;
+    }
+    sem->value++;
+    return 0;
+}
+
+int weft_sem_destroy(weft_sem *sem)
+{
+    if (!sem || sem->magic != SEM_MAGIC)
+        return einval();
+    if (sem->q.head) {
+        errno = EBUSY;
+        return -1;
+    }
+    sem->magic = 0;
+    return 0;
+}
