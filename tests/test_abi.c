@@ -22,9 +22,15 @@ static void quotients(double *q, long double *lq)
     *lq = lone / lthree;
 }
 
+/* valgrind keeps the rounding mode registers but computes SSE arithmetic
+ * to nearest whatever they say: there only fegetround is checked. */
+static int computes;
+
 static void check_mode(int mode)
 {
     CHECK_INT(fegetround(), mode);
+    if (!computes)
+        return;
     double q;
     long double lq;
     quotients(&q, &lq);
@@ -57,8 +63,11 @@ static void test_rounding(void)
     quotients(&q_up, &lq_up);
     CHECK_INT(fesetround(FE_TONEAREST), 0);
     quotients(&q_near, &lq_near);
-    CHECK(q_down < q_up); /* the measure can tell the modes apart */
-    CHECK(lq_down < lq_up);
+    computes = !test_under_is("valgrind");
+    if (computes) {
+        CHECK(q_down < q_up); /* the measure can tell the modes apart */
+        CHECK(lq_down < lq_up);
+    }
 
     weft_co *up = weft_co_new(rounding, (void *)(intptr_t)FE_UPWARD, NULL);
     weft_co *down = weft_co_new(rounding, (void *)(intptr_t)FE_DOWNWARD, NULL);
