@@ -5,6 +5,7 @@
 #include "co/co.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,7 +172,7 @@ static inline int on_same_shared(const weft_co *a, const weft_co *b)
 static void evict(weft_co *o, weft__shared *s)
 {
     size_t len = (size_t)(s->hi - frames_lo(o));
-    if (len > o->u.sh.image.cap)
+    if (!weft__image_fits(&o->u.sh.image, len, o->inl_cap))
         weft__co_die(o, "shared stack image larger than reserved");
     weft__image_save(&o->u.sh.image, frames_lo(o), s->hi, o->inl, o->inl_cap);
 }
@@ -186,7 +187,7 @@ static void claim(weft_co *to)
         evict(o, s);
     /* Under ASan an unowned stack is poisoned whole (see landed). */
     weft__tools_stack_reset(s->lo, (size_t)(s->hi - s->lo));
-    weft__image_restore(&to->u.sh.image, s->hi);
+    weft__image_restore(&to->u.sh.image, s->hi, to->inl, to->inl_cap);
     s->owner = to;
 }
 
@@ -282,7 +283,7 @@ static int reserve_running(weft_co *from)
     weft__shared *s = from->u.sh.on;
     char *here = (char *)__builtin_frame_address(0) - FRAME_SLACK;
     size_t len = (size_t)(s->hi - (here < s->lo ? s->lo : here));
-    return weft__image_reserve(&from->u.sh.image, len, from->inl, from->inl_cap);
+    return weft__image_reserve(&from->u.sh.image, len, from->inl_cap);
 }
 
 static int prepare(weft_co *from, weft_co *to)
@@ -299,7 +300,7 @@ static int prepare(weft_co *from, weft_co *to)
         return 0;
     if (o == from)
         return scratch_ready() != 0 || reserve_running(from) != 0 ? -1 : 0;
-    return weft__image_reserve(&o->u.sh.image, (size_t)(s->hi - frames_lo(o)), o->inl, o->inl_cap);
+    return weft__image_reserve(&o->u.sh.image, (size_t)(s->hi - frames_lo(o)), o->inl_cap);
 }
 
 static __attribute__((noinline)) void *switch_slow(weft_co *from, weft_co *to, void *val)
@@ -388,30 +389,46 @@ static int copy_name(weft_co *co, const char *name)
  * frames are not on a stack, below those frames. */
 static int image_push_context(weft_co *co, void (*fn)(void *, void *))
 {
-    _Alignas(16) char tmp[WEFT_ARCH_FRAME + WEFT_ARCH_BELOW_SP + 32];
-    char *ttop = tmp + sizeof tmp;
-    char *tsp = weft__ctx_make(ttop, fn, co);
+    _Alignas(16) char ctx[WEFT_ARCH_FRAME + WEFT_ARCH_BELOW_SP + 32];
+    char *ctx_top = ctx + sizeof ctx;
+    char *ctx_sp = weft__ctx_make(ctx_top, fn, co);
+    size_t ctx_len = (size_t)(ctx_top - ctx_sp) + WEFT_ARCH_BELOW_SP;
     weft__image *im = &co->u.sh.image;
-    char *hi = co->hi;
-    char *old_lo = hi - im->len;
-    char *top = (char *)((uintptr_t)(old_lo - 16) & ~(uintptr_t)15);
-    char *sp = top - (ttop - tsp);
-    size_t len = (size_t)(hi - (sp - WEFT_ARCH_BELOW_SP));
-    size_t front = len - im->len;
-    char *buf = len <= co->inl_cap ? co->inl : malloc(len);
-    if (buf == NULL)
+    /* Contexts are position-independent: lay this one 16-aligned below the
+     * frames, as weft__ctx_make would have on the stack itself. */
+    char *frames = co->hi - im->len;
+    char *top = (char *)((uintptr_t)(frames - 16) & ~(uintptr_t)15);
+    char *sp = top - (ctx_top - ctx_sp);
+    size_t len = (size_t)(co->hi - (sp - WEFT_ARCH_BELOW_SP));
+    char *buf = malloc(len);
+    if (buf == NULL || weft__image_reserve(im, len, co->inl_cap) != 0) {
+        free(buf);
         return -1;
-    memmove(buf + front, im->buf, im->len);
-    memset(buf, 0, front);
-    memcpy(buf, tsp - WEFT_ARCH_BELOW_SP, (size_t)(ttop - tsp) + WEFT_ARCH_BELOW_SP);
-    if (im->buf != co->inl && im->buf != buf)
-        free(im->buf);
-    im->buf = buf;
-    im->len = im->cap = (uint32_t)len;
-    if (buf == co->inl)
-        im->cap = co->inl_cap;
+    }
+    memset(buf, 0, len);
+    memcpy(buf, ctx_sp - WEFT_ARCH_BELOW_SP, ctx_len);
+    weft__image_restore(im, buf + len, co->inl, co->inl_cap);
+    weft__image_save(im, buf, buf + len, co->inl, co->inl_cap);
+    free(buf);
     co->sp = sp;
     return 0;
+}
+
+/* Live shared coroutines on this thread, and the most there were since
+ * memory was last given back. */
+static __thread size_t shared_live, shared_peak __attribute__((tls_model("initial-exec")));
+
+/* Millions of small blocks freed leave malloc's heap full of holes that it
+ * keeps; when most of a large population is gone, hand the pages back. */
+static void shared_gone(void)
+{
+    shared_live--;
+    if (shared_peak >= 65536 && shared_live <= shared_peak / 4) {
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+        shared_peak = shared_live;
+    }
 }
 
 static weft_co *new_private(size_t size)
@@ -448,7 +465,7 @@ static weft_co *new_shared(size_t size)
     co->hi = s->hi;
     co->inl_cap = SHARED_BLOCK - sizeof(weft_co);
     co->u.sh.on = s;
-    co->u.sh.image = (weft__image){.buf = co->inl, .len = 0, .cap = co->inl_cap};
+    co->u.sh.image = (weft__image){.ext = NULL, .len = 0, .ext_cap = 0};
     co->sp = s->hi;
     if (image_push_context(co, co_main) != 0) {
         weft__shared_drop(s);
@@ -456,6 +473,8 @@ static weft_co *new_shared(size_t size)
         errno = ENOMEM;
         return NULL;
     }
+    if (++shared_live > shared_peak)
+        shared_peak = shared_live;
     return co;
 }
 
@@ -468,8 +487,9 @@ static void release(weft_co *co)
         if (s->owner == co)
             s->owner = NULL;
         weft__shared_drop(s);
-        weft__image_free(&co->u.sh.image, co->inl);
+        weft__image_free(&co->u.sh.image);
         free(co);
+        shared_gone();
     } else {
         weft__stack_put(&co->u.stack);
     }

@@ -80,29 +80,31 @@ void weft__shared_drain(void)
     }
 }
 
-int weft__image_reserve(weft__image *im, size_t len, char *inl, uint32_t inl_cap)
+static size_t deep_part(size_t len, uint32_t inl_cap)
 {
-    if (len <= im->cap)
+    return len > inl_cap ? len - inl_cap : 0;
+}
+
+int weft__image_reserve(weft__image *im, size_t len, uint32_t inl_cap)
+{
+    size_t need = deep_part(len, inl_cap);
+    if (need <= im->ext_cap)
         return 0;
-    if (len > UINT32_MAX) {
+    /* Sized to the need, rounded to malloc's 16-byte granule: the memory
+     * per suspended coroutine is the figure that matters here. */
+    need = (need + 15) & ~(size_t)15;
+    if (need > UINT32_MAX) {
         errno = ENOMEM;
         return -1;
     }
-    /* Grow by half again, so a stack that deepens step by step does not
-     * reallocate at every step. */
-    size_t cap = len + len / 2;
-    if (cap > UINT32_MAX)
-        cap = len;
-    char *b = malloc(cap);
+    char *b = malloc(need);
     if (b == NULL) {
         errno = ENOMEM;
         return -1;
     }
-    if (im->buf != inl)
-        free(im->buf);
-    im->buf = b;
-    im->cap = (uint32_t)cap;
-    (void)inl_cap;
+    free(im->ext);
+    im->ext = b;
+    im->ext_cap = (uint32_t)need;
     return 0;
 }
 
@@ -110,35 +112,42 @@ void weft__image_save(weft__image *im, const char *from, const char *hi, char *i
                       uint32_t inl_cap)
 {
     size_t len = (size_t)(hi - from);
-    /* Shrink a heap image that is four times too large. */
-    if (im->buf != inl && len * 4 < im->cap) {
-        if (len <= inl_cap) {
-            free(im->buf);
-            im->buf = inl;
-            im->cap = inl_cap;
+    size_t deep = deep_part(len, inl_cap);
+    /* Give back a heap block four times larger than needed. */
+    if (im->ext_cap > 256 && deep * 4 < im->ext_cap) {
+        if (deep == 0) {
+            free(im->ext);
+            im->ext = NULL;
+            im->ext_cap = 0;
         } else {
-            char *b = realloc(im->buf, len);
+            char *b = realloc(im->ext, (deep + 15) & ~(size_t)15);
             if (b != NULL) {
-                im->buf = b;
-                im->cap = (uint32_t)len;
+                im->ext = b;
+                im->ext_cap = (uint32_t)((deep + 15) & ~(size_t)15);
             }
         }
     }
     /* The frames may hold poisoned redzones of instrumented code. */
     weft__tools_unpoison(from, len);
-    memcpy(im->buf, from, len);
+    memcpy(inl, from + deep, len - deep);
+    if (deep)
+        memcpy(im->ext, from, deep);
     im->len = (uint32_t)len;
 }
 
-void weft__image_restore(const weft__image *im, char *hi)
+void weft__image_restore(const weft__image *im, char *hi, const char *inl, uint32_t inl_cap)
 {
-    weft__tools_unpoison(hi - im->len, im->len);
-    memcpy(hi - im->len, im->buf, im->len);
+    char *to = hi - im->len;
+    size_t deep = deep_part(im->len, inl_cap);
+    weft__tools_unpoison(to, im->len);
+    memcpy(to + deep, inl, im->len - deep);
+    if (deep)
+        memcpy(to, im->ext, deep);
 }
 
-void weft__image_free(weft__image *im, char *inl)
+void weft__image_free(weft__image *im)
 {
-    if (im->buf != inl)
-        free(im->buf);
-    im->buf = inl;
+    free(im->ext);
+    im->ext = NULL;
+    im->ext_cap = 0;
 }

@@ -20,10 +20,13 @@ typedef struct weft__shared {
 } weft__shared;
 
 /* A coroutine's copy of its frames: the bytes [hi - len, hi) of its shared
- * stack. Up to `inl_cap` bytes live in storage inside the coroutine object. */
+ * stack. The top `inl_cap` bytes (the frames it always has) live in storage
+ * inside the coroutine object; only what lies deeper takes a heap block, of
+ * the size needed, so that a coroutine costs one allocation until its stack
+ * grows. */
 typedef struct weft__image {
-    char *buf; /* the inline storage or a heap block */
-    uint32_t len, cap;
+    char *ext; /* the deeper part, or NULL */
+    uint32_t len, ext_cap;
 } weft__image;
 
 /* Number of shared stacks per size on each thread: two coroutines that
@@ -43,17 +46,23 @@ void weft__shared_drain(void);
 
 /* Makes the image able to hold `len` bytes. Returns 0, or -1 with errno
  * ENOMEM. */
-int weft__image_reserve(weft__image *im, size_t len, char *inl, uint32_t inl_cap);
+int weft__image_reserve(weft__image *im, size_t len, uint32_t inl_cap);
 
-/* Copies [from, hi) into the image, which must already be large enough, and
+/* Nonzero when the image can hold `len` bytes without allocating. */
+static inline int weft__image_fits(const weft__image *im, size_t len, uint32_t inl_cap)
+{
+    return len <= (size_t)inl_cap + im->ext_cap;
+}
+
+/* Copies [from, hi) into the image, which must be able to hold it, and
  * gives back heap memory that is much larger than needed. */
 void weft__image_save(weft__image *im, const char *from, const char *hi, char *inl,
                       uint32_t inl_cap);
 
-/* Copies the image back to the end of the stack at hi. */
-void weft__image_restore(const weft__image *im, char *hi);
+/* Copies the image back to end at hi. */
+void weft__image_restore(const weft__image *im, char *hi, const char *inl, uint32_t inl_cap);
 
 /* Frees the image's heap block, if any. */
-void weft__image_free(weft__image *im, char *inl);
+void weft__image_free(weft__image *im);
 
 #endif
