@@ -156,24 +156,25 @@ typedef struct regs_arg {
     long result;
 } regs_arg;
 
-static __attribute__((noinline)) long mix(long x)
+static __attribute__((noinline)) unsigned long mix(unsigned long x)
 {
     __asm__ volatile("" : "+r"(x));
-    return x * 6364136223846793005L + 1442695040888963407L;
+    return x * 6364136223846793005UL + 1442695040888963407UL;
 }
 
 /* Sixteen integers and eight doubles, all live across every yield. */
 #define LIVE_BODY(seed, rounds, yield_stmt, result)                                                \
     do {                                                                                           \
-        long a = mix(seed), b = mix(a), c = mix(b), d = mix(c), e = mix(d), f = mix(e);            \
-        long g = mix(f), h = mix(g), i = mix(h), j = mix(i), k = mix(j), l = mix(k);               \
-        long m = mix(l), n = mix(m), o = mix(n), p = mix(o);                                       \
+        unsigned long a = mix((unsigned long)(seed)), b = mix(a), c = mix(b), d = mix(c),          \
+                      e = mix(d), f = mix(e);                                                      \
+        unsigned long g = mix(f), h = mix(g), i = mix(h), j = mix(i), k = mix(j), l = mix(k);      \
+        unsigned long m = mix(l), n = mix(m), o = mix(n), p = mix(o);                              \
         double x1 = (double)(a & 0xff), x2 = (double)(b & 0xff), x3 = (double)(c & 0xff);          \
         double x4 = (double)(d & 0xff), x5 = (double)(e & 0xff), x6 = (double)(f & 0xff);          \
         double x7 = (double)(g & 0xff), x8 = (double)(h & 0xff);                                   \
         for (int r = 0; r < (rounds); r++) {                                                       \
             yield_stmt;                                                                            \
-            a += b ^ r;                                                                            \
+            a += b ^ (unsigned long)r;                                                             \
             b += c;                                                                                \
             c ^= d;                                                                                \
             d += e;                                                                                \
@@ -198,7 +199,7 @@ static __attribute__((noinline)) long mix(long x)
             x7 = x7 * 0.5 + x8;                                                                    \
             x8 = x8 * 0.125 + x1;                                                                  \
         }                                                                                          \
-        result = a ^ b ^ c ^ d ^ e ^ f ^ g ^ h ^ i ^ j ^ k ^ l ^ m ^ n ^ o ^ p;                    \
+        result = (long)(a ^ b ^ c ^ d ^ e ^ f ^ g ^ h ^ i ^ j ^ k ^ l ^ m ^ n ^ o ^ p);            \
         result ^= (long)(x1 + x2 * 3 + x3 * 5 + x4 * 7 + x5 * 11 + x6 * 13 + x7 * 17 + x8 * 19);   \
     } while (0)
 

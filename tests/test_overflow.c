@@ -220,9 +220,12 @@ int main(void)
         expect_program_handler(0);
     }
 
-    char out[8192];
-    int status = test_fork(foreign_default, NULL, out, sizeof out);
-    CHECK_KILLED_BY(status, SIGSEGV, out);
-    CHECK_INT(test_count_lines(out, "weft: ", NULL, 0), 0);
+    /* (ASan reports such a fault itself and exits.) */
+    if (!test_under_is("asan")) {
+        char out[8192];
+        int status = test_fork(foreign_default, NULL, out, sizeof out);
+        CHECK_KILLED_BY(status, SIGSEGV, out);
+        CHECK_INT(test_count_lines(out, "weft: ", NULL, 0), 0);
+    }
     return 0;
 }
