@@ -43,55 +43,6 @@ uint64_t weft__rand(weft__sched *s)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-/* ---- the ready queue ---------------------------------------------------- */
-
-static inline void ready_push(weft__sched *s, weft__task *t)
-{
-    t->state = T_READY;
-    t->next_ready = NULL;
-    if (s->ready_tail)
-        s->ready_tail->next_ready = t;
-    else
-        s->ready_head = t;
-    s->ready_tail = t;
-    s->nready++;
-}
-
-static inline weft__task *ready_pop(weft__sched *s)
-{
-    weft__task *t = s->ready_head;
-    s->ready_head = t->next_ready;
-    if (!s->ready_head)
-        s->ready_tail = NULL;
-    s->nready--;
-    return t;
-}
-
-/* ---- park and wake ------------------------------------------------------ */
-
-weft__task *weft__self(void)
-{
-    weft__sched *s = weft__sched_cur;
-    if (unlikely(!s || !s->current)) {
-        errno = EPERM;
-        return NULL;
-    }
-    return s->current;
-}
-
-int weft__enter(weft__task **self)
-{
-    weft__task *t = weft__self();
-    if (unlikely(!t))
-        return -1;
-    if (unlikely(t->cancelled)) {
-        errno = ECANCELED;
-        return -1;
-    }
-    *self = t;
-    return 0;
-}
-
 int weft__park(weft__task *t, int64_t deadline, const char *what, const void *obj)
 {
     weft__sched *s = weft__sched_cur;
@@ -107,7 +58,7 @@ int weft__park(weft__task *t, int64_t deadline, const char *what, const void *ob
     t->state = T_WAITING;
     /* The innermost running coroutine: the task or a generator it drives. */
     t->resume = weft__th.cur;
-    weft__co_jump(s->loop, NULL);
+    weft__switch_out(s, t);
     return t->wake;
 }
 
@@ -121,7 +72,7 @@ void weft__wake(weft__task *t, int why, size_t fired)
         weft__timer_del(s, t);
     t->wake = why;
     t->fired = fired;
-    ready_push(s, t);
+    weft__ready_push(s, t);
 }
 
 int weft__wait1(weft__task *t, weft_waitq *q, void *buf, int64_t deadline, const char *what,
@@ -195,7 +146,7 @@ weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opt
     t->group = g;
     all_link(s, t);
     s->live++;
-    ready_push(s, t);
+    weft__ready_push(s, t);
     return co;
 }
 
@@ -221,6 +172,10 @@ weft_co *weft_spawn(weft_fn fn, void *arg, const weft_opts *opts)
     return weft__spawn(s, fn, arg, opts, NULL);
 }
 
+/* Direct task-to-task switches allowed between two visits of the loop,
+ * which checks the timers. */
+#define DIRECT_BUDGET 128
+
 /* ---- the loop ----------------------------------------------------------- */
 
 static void finish(weft__sched *s, weft__task *t, void *ret)
@@ -239,6 +194,9 @@ static inline void run_one(weft__sched *s, weft__task *t)
     s->current = t;
     t->state = T_RUNNING;
     void *ret = weft__co_jump(t->resume, NULL);
+    /* Tasks may have switched to each other directly: the one that came
+     * back here is the current one. */
+    t = s->current;
     s->current = NULL;
     weft_co *co = t->co;
     if (unlikely(co->state != ST_ACTIVE)) {
@@ -249,7 +207,7 @@ static inline void run_one(weft__sched *s, weft__task *t)
              * loop. Treated as weft_pause; the yield returns NULL. */
             co->state = ST_ACTIVE;
             t->resume = co;
-            ready_push(s, t);
+            weft__ready_push(s, t);
         }
     }
 }
@@ -287,8 +245,9 @@ static void loop(weft__sched *s)
     for (;;) {
         /* One round: the tasks ready now, then the timers, so that tasks
          * that keep pausing cannot starve timers. */
-        for (size_t n = s->nready; n; n--)
-            run_one(s, ready_pop(s));
+        s->budget = DIRECT_BUDGET;
+        for (size_t n = s->nready; n && s->ready_head; n--)
+            run_one(s, weft__ready_pop(s));
         if (s->nheap)
             weft__timer_fire(s, weft_now());
         if (s->nready)
@@ -421,8 +380,8 @@ int weft_pause(void)
         return -1;
     weft__sched *s = weft__sched_cur;
     t->resume = weft__th.cur;
-    ready_push(s, t);
-    weft__co_jump(s->loop, NULL);
+    weft__ready_push(s, t);
+    weft__switch_out(s, t);
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #define WEFT_SCHED_H
 
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 
 #include "co/co.h"
@@ -78,18 +79,78 @@ struct weft__sched {
     uint64_t seq;
     uint64_t rng;
     int deadlocked;
+    unsigned budget; /* direct switches left before the loop runs */
 };
 
 extern __thread weft__sched *weft__sched_cur __attribute__((tls_model("initial-exec")));
 
+/* ---- the ready queue ---------------------------------------------------- */
+
+static inline void weft__ready_push(weft__sched *s, weft__task *t)
+{
+    t->state = T_READY;
+    t->next_ready = NULL;
+    if (s->ready_tail)
+        s->ready_tail->next_ready = t;
+    else
+        s->ready_head = t;
+    s->ready_tail = t;
+    s->nready++;
+}
+
+static inline weft__task *weft__ready_pop(weft__sched *s)
+{
+    weft__task *t = s->ready_head;
+    s->ready_head = t->next_ready;
+    if (!s->ready_head)
+        s->ready_tail = NULL;
+    s->nready--;
+    return t;
+}
+
+/* ---- park and wake ------------------------------------------------------ */
+
+static inline weft__task *weft__self(void)
+{
+    weft__sched *s = weft__sched_cur;
+    if (unlikely(!s || !s->current)) {
+        errno = EPERM;
+        return NULL;
+    }
+    return s->current;
+}
+
+static inline int weft__enter(weft__task **self)
+{
+    weft__task *t = weft__self();
+    if (unlikely(!t))
+        return -1;
+    if (unlikely(t->cancelled)) {
+        errno = ECANCELED;
+        return -1;
+    }
+    *self = t;
+    return 0;
+}
+
+/* Leaves the calling task t (already queued or parked): switches straight
+ * to the next ready task while the budget lasts, else to the loop. */
+static inline void weft__switch_out(weft__sched *s, weft__task *t)
+{
+    weft__task *n = s->ready_head;
+    if (n && s->budget) {
+        s->budget--;
+        weft__ready_pop(s);
+        s->current = n;
+        n->state = T_RUNNING;
+        if (n != t) /* a task that paused alone just goes on */
+            weft__co_jump(n->resume, NULL);
+    } else {
+        weft__co_jump(s->loop, NULL);
+    }
+}
+
 /* ---- sched.c ------------------------------------------------------------ */
-
-/* The calling task, or NULL with errno EPERM outside a task of weft_run. */
-weft__task *weft__self(void);
-
-/* Common checks at the start of a blocking call: sets errno and returns -1
- * (EPERM outside a task, ECANCELED once cancelled), else 0. */
-int weft__enter(weft__task **self);
 
 /* Parks the calling task on its waiters (set t->waiters / nwaiters first,
  * linked into their queues) until woken or until the deadline (-1: none).
