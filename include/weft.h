@@ -262,9 +262,9 @@ WEFT_API int weft_sleep(int64_t deadline);
 
 /* Prints the tasks of this thread's scheduler on stderr, one line each:
  * "weft:   #<id> '<name>' <state>", where state is ready, running or
- * waiting; a waiting task adds "on <what> <object address>" (what: sleep,
- * join #<id>, chan send, chan recv, select, mutex, cond, wait group,
- * semaphore, group, group close) and "for <ms> ms" since it started
+ * waiting; a waiting task adds "on <what>" (sleep, join #<id>, or one of
+ * chan send, chan recv, select, mutex, cond, wait group, semaphore, group,
+ * group close followed by the object's address) and "for <ms> ms" since it started
  * waiting; a cancelled one adds "(cancelled)". The first line is
  * "weft: <n> tasks". Returns 0, or -1 with errno EPERM when no weft_run is
  * active on this thread. */
@@ -463,7 +463,6 @@ WEFT_API int weft_group_wait(weft_group *g, int64_t deadline);
  * (this wait cannot itself be cancelled) and frees g. Returns 0, or -1
  * with errno:
  *   EINVAL   g is NULL or not a group;
- *   EPERM    tasks are left and the caller is not a task;
  *   EDEADLK  the caller is a task of g. */
 WEFT_API int weft_group_close(weft_group *g);
 

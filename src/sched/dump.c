@@ -59,8 +59,8 @@ void weft__dump_fd(weft__sched *s, int fd)
         if (t->state == T_DONE)
             continue;
         const weft_co *co = t->co;
-        int k = snprintf(line, sizeof line, "weft:   #%u '%s' %s", (unsigned)co->id, co->name,
-                         state_name(t));
+        int k = snprintf(line, sizeof line, "weft:   #%u '%s' %s", (unsigned)co->id,
+                         weft_co_name(co), state_name(t));
         if (t->state == T_WAITING && k > 0 && (size_t)k < sizeof line) {
             int64_t ms = (now - t->since) / 1000000;
             if (strcmp(t->what, "join") == 0)

@@ -65,6 +65,8 @@ int weft__park(weft__task *t, int64_t deadline, const char *what, const void *ob
 void weft__wake(weft__task *t, int why, size_t fired)
 {
     weft__sched *s = weft__sched_cur;
+    if (unlikely(t->state != T_WAITING))
+        return; /* already woken (e.g. cancelled) and not run yet */
     for (size_t i = 0; i < t->nwaiters; i++)
         weft__wq_unlink(&t->waiters[i]);
     t->nwaiters = 0;
