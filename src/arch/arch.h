@@ -10,6 +10,10 @@
  * stack pointer is `to`, and returns `val` there. */
 void *weft__ctx_switch(void **save, void *to, void *val);
 
+/* The same switch, for a caller that returns what comes back as an int
+ * (weft_co_send tail-calls it: 1 from a yield, 0 from a return). */
+int weft__ctx_resume(void **save, void *to, void *val) __asm__("weft__ctx_switch");
+
 /* Lays a context at `top` (the high end of a stack) that will call
  * fn(arg, val) on its first switch; returns its stack pointer. */
 void *weft__ctx_make(void *top, void (*fn)(void *arg, void *val), void *arg);

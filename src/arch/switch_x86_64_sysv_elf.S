@@ -54,7 +54,10 @@ weft__ctx_switch:
     popq    %rbx                    /* restore rbx */
     popq    %rbp                    /* restore frame pointer */
     movq    %rdx, %rax              /* hand the value across */
-    ret                             /* continue where the target stopped */
+    popq    %rcx                    /* the target's resume address */
+    jmp     *%rcx                   /* continue there: an indirect jump is
+                                       predicted from history, a ret that
+                                       crosses stacks never is */
     .cfi_endproc
     .size   weft__ctx_switch, .-weft__ctx_switch
 
@@ -87,7 +90,7 @@ weft__ctx_make:
     .size   weft__ctx_make, .-weft__ctx_make
 
 /* First code of every context: calls fn(arg, val) and never returns.
- * Entered by `ret` with rsp = top - 16 (aligned), rbx = arg, r12 = fn,
+ * Entered by the switch's jump with rsp = top - 16 (aligned), rbx = arg, r12 = fn,
  * rax = the value of the first switch. The return address is marked
  * undefined so that debuggers end the backtrace here. */
     .type   weft__ctx_start, @function

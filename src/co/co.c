@@ -346,9 +346,17 @@ static __attribute__((noreturn)) void co_exit(weft_co *co, void *ret)
 {
     weft__defer_run(&co->defers);
     co->state = ST_DEAD;
+    /* A sender gets 0 and the value in its `out`; the scheduler that
+     * jumped into a task gets the value itself. */
+    void *val = ret;
+    if (!co->task) {
+        if (co->out_slot)
+            *co->out_slot = ret;
+        val = (void *)0;
+    }
     weft_co *to = co->resumer;
     weft__th.cur = to;
-    switch_or_die(co, to, ret);
+    switch_or_die(co, to, val);
     weft__co_die(co, "dead coroutine resumed");
 }
 
@@ -372,16 +380,21 @@ static void co_unwind(void *arg, void *val)
     co_exit(co, NULL);
 }
 
+/* A private coroutine keeps its name in its mapping, just below the
+ * object, where it outlives a free (so that a double free is reported by
+ * name); a shared one allocates it. */
 static int copy_name(weft_co *co, const char *name)
 {
     co->name = NULL;
     if (name == NULL || name[0] == '\0')
         return 0;
     size_t n = strnlen(name, WEFT_NAME_MAX);
-    if ((co->name = malloc(n + 1)) == NULL)
+    char *buf = co->kind == WEFT_STACK_PRIVATE ? co->hi : malloc(n + 1);
+    if (buf == NULL)
         return -1;
-    memcpy(co->name, name, n);
-    co->name[n] = '\0';
+    memcpy(buf, name, n);
+    buf[n] = '\0';
+    co->name = buf;
     return 0;
 }
 
@@ -435,16 +448,16 @@ static weft_co *new_private(size_t size)
 {
     weft__stack st;
     /* The coroutine object sits at the top of its own stack mapping. */
-    if (weft__stack_get(&st, size + sizeof(weft_co) + 64) != 0)
+    if (weft__stack_get(&st, size + sizeof(weft_co) + WEFT_NAME_MAX + 1 + 64) != 0)
         return NULL;
     uintptr_t top = (uintptr_t)weft__stack_hi(&st) - sizeof(weft_co);
     weft_co *co = (weft_co *)(top & ~(uintptr_t)63);
     co->kind = WEFT_STACK_PRIVATE;
     co->lo = weft__stack_lo(&st);
-    co->hi = (char *)co;
+    co->hi = (char *)co - (WEFT_NAME_MAX + 1); /* the name's room; 16-aligned */
     co->inl_cap = 0;
     co->u.stack = st;
-    co->sp = weft__ctx_make(co, co_main, co);
+    co->sp = weft__ctx_make(co->hi, co_main, co);
     return co;
 }
 
@@ -481,8 +494,8 @@ static weft_co *new_shared(size_t size)
 static void release(weft_co *co)
 {
     co->state = ST_FREED;
-    free(co->name);
     if (co->kind == WEFT_STACK_SHARED) {
+        free(co->name);
         weft__shared *s = co->u.sh.on;
         if (s->owner == co)
             s->owner = NULL;
@@ -522,6 +535,7 @@ weft_co *weft_co_new(weft_fn fn, void *arg, const weft_opts *opts)
     if (co == NULL)
         return NULL;
     co->resumer = NULL;
+    co->out_slot = NULL;
     co->state = ST_CREATED;
     co->slow = (uint8_t)(weft__tools_asan || kind == WEFT_STACK_SHARED);
     co->task = 0;
@@ -563,15 +577,14 @@ static __attribute__((noinline)) int send_slow(weft_co *co, void *in, void **out
         goto invalid;
     }
     weft_co *from = weft__th.cur;
-    if (prepare(from, co) != 0)
+    if (co->slow && prepare(from, co) != 0)
         return -1;
     co->resumer = from;
+    co->out_slot = out;
     co->state = ST_ACTIVE;
     weft__th.cur = co;
-    void *v = switch_to(from, co, in);
-    if (out)
-        *out = v;
-    return co->state == ST_SUSPENDED;
+    /* 1 from its yield, 0 from its return; the value went to *out. */
+    return (int)(intptr_t)switch_to(from, co, in);
 invalid:
     errno = EINVAL;
     return -1;
@@ -580,14 +593,19 @@ invalid:
 int weft_co_send(weft_co *co, void *in, void **out)
 {
     weft_co *from = weft__th.cur;
-    if (likely(co != NULL && from != NULL && co->state == ST_SUSPENDED && !co->slow)) {
+    /* Separate byte loads (atomic, relaxed: plain moves) so the compiler
+     * does not merge them into one wider load, which would stall on the
+     * byte store of state made by the switch that stopped co. */
+    if (likely(co != NULL && from != NULL &&
+               __atomic_load_n(&co->state, __ATOMIC_RELAXED) == ST_SUSPENDED &&
+               !__atomic_load_n(&co->slow, __ATOMIC_RELAXED))) {
         co->resumer = from;
+        co->out_slot = out;
         co->state = ST_ACTIVE;
         weft__th.cur = co;
-        void *v = weft__ctx_switch(&from->sp, co->sp, in);
-        if (out)
-            *out = v;
-        return co->state == ST_SUSPENDED;
+        /* A tail call: whoever switches back returns straight to our
+         * caller, with 1 (a yield) or 0 (a return). */
+        return weft__ctx_resume(&from->sp, co->sp, in);
     }
     return send_slow(co, in, out);
 }
@@ -602,9 +620,11 @@ static __attribute__((noinline)) void *yield_slow(void *out)
     weft_co *to = self->resumer;
     if (prepare(self, to) != 0)
         return NULL;
+    if (self->out_slot)
+        *self->out_slot = out;
     self->state = ST_SUSPENDED;
     weft__th.cur = to;
-    return switch_slow(self, to, out);
+    return switch_slow(self, to, (void *)1);
 }
 
 void *weft_co_yield(void *out)
@@ -612,9 +632,12 @@ void *weft_co_yield(void *out)
     weft_co *self = weft__th.cur;
     weft_co *to;
     if (likely(self != NULL && (to = self->resumer) != NULL && !to->slow)) {
+        void **slot = self->out_slot;
+        if (slot)
+            *slot = out;
         self->state = ST_SUSPENDED;
         weft__th.cur = to;
-        return weft__ctx_switch(&self->sp, to->sp, out);
+        return weft__ctx_switch(&self->sp, to->sp, (void *)1);
     }
     return yield_slow(out);
 }
@@ -652,9 +675,12 @@ static void unwind(weft_co *co)
             return;
         }
     } else {
-        co->sp = weft__ctx_make(frames_lo(co) - 16, co_unwind, co);
+        char *top = frames_lo(co) - 16;
+        weft__tools_writable(top - WEFT_ARCH_FRAME - 32, WEFT_ARCH_FRAME + 32);
+        co->sp = weft__ctx_make(top, co_unwind, co);
     }
     co->resumer = from;
+    co->out_slot = NULL;
     co->state = ST_ACTIVE;
     weft__th.cur = co;
     switch_to(from, co, NULL);

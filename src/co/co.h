@@ -27,13 +27,17 @@ struct weft_co {
     void *sp;         /* saved context while not running */
     weft_co *resumer; /* who sent to us; the target of our yield */
     uint8_t state;    /* ST_* */
-    uint8_t slow;     /* switching to it needs more than the bare switch:
-                         sanitizer annotations, or a shared stack */
     uint8_t kind;     /* WEFT_STACK_PRIVATE or WEFT_STACK_SHARED */
     uint8_t task;     /* driven by a scheduler: weft_co_send refuses it */
+    uint8_t slow;     /* switching to it needs more than the bare switch:
+                         sanitizer annotations, or a shared stack. Not next
+                         to state: a load of both would wait on the byte
+                         store of state that the last switch made. */
     uint32_t id;
-    char *lo; /* lowest usable byte of the stack it runs on */
-    char *hi; /* where its frames start (top of its stack) */
+    void **out_slot; /* where its next yield or its return value goes: the
+                        `out` of the send that resumed it (may be NULL) */
+    char *lo;        /* lowest usable byte of the stack it runs on */
+    char *hi;        /* where its frames start (top of its stack) */
     weft_fn fn;
     void *arg;
     void *asan_fake; /* ASan's fake stack while suspended */
@@ -69,9 +73,12 @@ void weft__thread_init(void);
  * or the resumer of either: the scheduler's primitive to park (jump to the
  * scheduler's context) and to wake (jump back into the coroutine at which a
  * task parked, which may be a generator that the task drives). Sets the
- * running coroutine to `to`; returns the value of the jump that comes back
- * here. `to` must be ST_ACTIVE or ST_CREATED (its first jump starts it; set
- * its resumer first). Aborts when memory to save a shared stack runs out. */
+ * running coroutine to `to`; returns the value of the switch that comes back
+ * here: the val of a jump, 1 from a weft_co_yield, and when a coroutine
+ * finished, its return value if it is a task (else 0, the value having
+ * gone to *out_slot). `to` must be ST_ACTIVE or
+ * ST_CREATED (its first jump starts it; set its resumer first). Aborts when
+ * memory to save a shared stack runs out. */
 void *weft__co_jump(weft_co *to, void *val);
 
 /* Aborts the process with one line "weft: <what> in coroutine 'NAME'". */

@@ -1,6 +1,7 @@
 #include "debug/tools.h"
 
 #ifdef WEFT_HAVE_VALGRIND_H
+#include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #endif
 
@@ -46,6 +47,14 @@ void weft__tools_unpoison(const void *p, size_t n)
 {
     if (weft__tools_asan)
         __asan_unpoison_memory_region(p, n);
+}
+
+void weft__tools_writable(const void *p, size_t n)
+{
+#ifdef WEFT_HAVE_VALGRIND_H
+    VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+#endif
+    weft__tools_unpoison(p, n);
 }
 
 void weft__tools_poison(const void *p, size_t n)

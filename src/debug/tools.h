@@ -25,6 +25,11 @@ static inline void weft__tools_stack_reset(const void *lo, size_t n)
         weft__tools_unpoison(lo, n);
 }
 
+/* Stack memory below a stack pointer that is about to be written while
+ * another stack runs (frames copied back, a context laid): valgrind holds
+ * it inaccessible, ASan may hold it poisoned. */
+void weft__tools_writable(const void *p, size_t n);
+
 /* Marks memory as not to be touched (ASan), e.g. a saved stack region. */
 void weft__tools_poison(const void *p, size_t n);
 

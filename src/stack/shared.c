@@ -139,7 +139,7 @@ void weft__image_restore(const weft__image *im, char *hi, const char *inl, uint3
 {
     char *to = hi - im->len;
     size_t deep = deep_part(im->len, inl_cap);
-    weft__tools_unpoison(to, im->len);
+    weft__tools_writable(to, im->len);
     memcpy(to + deep, inl, im->len - deep);
     if (deep)
         memcpy(to, im->ext, deep);
