@@ -79,7 +79,8 @@ struct weft__sched {
     uint64_t seq;
     uint64_t rng;
     int deadlocked;
-    unsigned budget; /* direct switches left before the loop runs */
+    unsigned budget;  /* direct switches left before the loop runs */
+    weft__task *dead; /* finished group tasks, freed when the loop idles */
 };
 
 extern __thread weft__sched *weft__sched_cur __attribute__((tls_model("initial-exec")));
@@ -168,6 +169,8 @@ uint64_t weft__rand(weft__sched *s);
 
 weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opts, weft_group *g);
 void weft__task_free(weft__sched *s, weft__task *t);
+/* Frees t later, when the thread would otherwise sleep. */
+void weft__task_free_later(weft__sched *s, weft__task *t);
 /* The record behind a task handle, or NULL with errno EINVAL (EDEADLK for
  * a task already joined and freed). */
 weft__task *weft__task_of(weft_co *co);

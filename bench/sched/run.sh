@@ -1,0 +1,62 @@
+#!/bin/sh
+# Runs the sched benchmarks with their peers in the same run and prints the
+# median of several runs of each, and the ratio weft/peer. Figures only:
+# nothing here fails on a time.
+#   bench/sched/run.sh BUILD_DIR      (after building BUILD_DIR)
+# Environment: RUNS (default 5), SPAWN_N (1000000), PING_N (1000000),
+# PTHREAD_SPAWN_N (20000), PTHREAD_PING_N (100000), SLEEPERS_N (100000).
+set -u
+build=${1:-build}
+dir="$build/bench/sched"
+src=$(cd "$(dirname "$0")" && pwd)
+runs=${RUNS:-5}
+[ -x "$dir/spawn" ] || { echo "run.sh: build $build first (no $dir/spawn)" >&2; exit 2; }
+
+# median of $runs runs of a command that prints one number
+median() {
+    i=0
+    vals=""
+    while [ $i -lt "$runs" ]; do
+        v=$("$@") || { echo "nan"; return; }
+        vals="$vals $v"
+        i=$((i + 1))
+    done
+    echo $vals | tr ' ' '\n' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%.3f", a / b; else print "n/a" }'; }
+
+go_ok=""
+if command -v go >/dev/null 2>&1; then
+    export GOCACHE="${GOCACHE:-$PWD/$build/bench/sched/gocache}" GOFLAGS=-mod=mod GO111MODULE=off
+    if go build -o "$dir/go_spawn" "$src/peers/spawn.go" && go build -o "$dir/go_pingpong" "$src/peers/pingpong.go"; then
+        go_ok=1
+    fi
+fi
+
+echo "== sched: spawn + run + join (ns per task, median of $runs) =="
+w=$(median "$dir/spawn" "${SPAWN_N:-1000000}")
+p=$(median "$dir/peer_pthread_spawn" "${PTHREAD_SPAWN_N:-20000}")
+echo "weft spawn+join           $w ns  (1M tasks, joined in batches of 100)"
+echo "pthread create+join       $p ns  (ratio weft/pthread $(ratio "$w" "$p"))"
+if [ -n "$go_ok" ]; then
+    g=$(median "$dir/go_spawn" "${SPAWN_N:-1000000}")
+    echo "go f() + WaitGroup        $g ns  (ratio weft/go $(ratio "$w" "$g"); $(go version | cut -d' ' -f3), GOMAXPROCS default)"
+else
+    echo "go f() + WaitGroup        skipped: go not installed"
+fi
+
+echo "== sched: ping-pong over an unbuffered channel (ns per message, median of $runs) =="
+w=$(median "$dir/pingpong" "${PING_N:-1000000}")
+p=$(median "$dir/peer_pthread_pingpong" "${PTHREAD_PING_N:-100000}")
+echo "weft channel              $w ns"
+echo "pthread mutex+cond        $p ns  (ratio weft/pthread $(ratio "$w" "$p"))"
+if [ -n "$go_ok" ]; then
+    g=$(GOMAXPROCS=1 median "$dir/go_pingpong" "${PING_N:-1000000}")
+    echo "go chan (GOMAXPROCS=1)    $g ns  (ratio weft/go $(ratio "$w" "$g"))"
+else
+    echo "go chan (GOMAXPROCS=1)    skipped: go not installed"
+fi
+
+echo "== sched: ${SLEEPERS_N:-100000} tasks sleeping to random deadlines within 1 s (one run) =="
+"$dir/sleepers" "${SLEEPERS_N:-100000}"
