@@ -41,16 +41,19 @@ typedef void *(*weft_fn)(void *arg);
 
 /* Stack kinds.
  *
- * A private stack belongs to one coroutine: its own mapping with a guard
- * page below it, committed by the kernel page by page as it is touched, and
+ * A private stack belongs to one coroutine: its own mapping with a 64 KiB
+ * guard below it (wide enough for the probes of -fstack-clash-protection on
+ * every architecture, which a program should use for code that puts large
+ * arrays on a coroutine's stack), committed by the kernel page by page as it is touched, and
  * returned to a per-thread pool on weft_co_free, so that creating and
  * freeing in a loop makes no system call. A private coroutine costs at least
  * one page of memory. Where the kernel has guard regions (Linux 6.13,
  * MADV_GUARD_INSTALL) the guard costs no memory map; elsewhere it is a
- * PROT_NONE page, each stack costs two of the process's vm.max_map_count
+ * PROT_NONE range, each stack costs two of the process's vm.max_map_count
  * (65,530 by default) maps, and creation stops with ENOMEM near 32,000 live
  * private coroutines. WEFT_GUARD=mprotect in the environment forces the
- * PROT_NONE page.
+ * PROT_NONE range. A fault in the guard prints
+ * "weft: stack overflow in coroutine 'NAME' (stack N bytes)" and aborts.
  *
  * A shared stack is one guarded stack that many coroutines run on, a few per
  * thread and size. The coroutine whose frames are on it runs; when another

@@ -126,6 +126,9 @@ static void expect_overflow(const overflow_case *c)
 {
     char out[8192], line[512], expect[256];
     int status = test_fork(run_case, (void *)c, out, sizeof out);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+        fprintf(stderr, "case '%s' (thread %d, own handler %d):\n", c->name ? c->name : "(unnamed)",
+                c->thread, c->own_handler);
     CHECK_KILLED_BY(status, SIGABRT, out);
     int n = test_count_lines(out, "weft: ", line, sizeof line);
     if (n != 1)

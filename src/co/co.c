@@ -344,7 +344,8 @@ void *weft__co_jump(weft_co *to, void *val)
 
 static __attribute__((noreturn)) void co_exit(weft_co *co, void *ret)
 {
-    weft__defer_run(&co->defers);
+    if (weft__defer_any(&co->defers))
+        weft__defer_run(&co->defers);
     co->state = ST_DEAD;
     /* A sender gets 0 and the value in its `out`; the scheduler that
      * jumped into a task gets the value itself. */

@@ -64,8 +64,8 @@ static int is_overflow(const weft_co *co, uintptr_t addr, uintptr_t sp)
     uintptr_t lo = (uintptr_t)co->lo;
     if (co->lo == NULL || co == &weft__th.root)
         return 0;
-    if (addr < lo && addr >= lo - weft__page_size())
-        return 1; /* in the guard page */
+    if (addr < lo && addr >= lo - weft__guard_size())
+        return 1; /* in the guard */
     /* The stack pointer went below the stack and the fault is near it. */
     return sp < lo && lo - sp <= BELOW_SLACK && addr < lo && addr + NEAR_SP >= sp;
 }

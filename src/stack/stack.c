@@ -30,7 +30,7 @@ typedef struct pool_bin {
 
 static __thread pool_bin pool[POOL_BINS] __attribute__((tls_model("initial-exec")));
 
-static size_t page_size_cache;
+size_t weft__page_size_cache;
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102 /* Linux 6.13 */
@@ -76,18 +76,17 @@ static int use_madvise_guard(void)
     return mode == GUARD_MADVISE;
 }
 
-static int install_guard(char *map, size_t page)
+static int install_guard(char *map, size_t size)
 {
     if (use_madvise_guard())
-        return madvise(map, page, MADV_GUARD_INSTALL);
-    return mprotect(map, page, PROT_NONE);
+        return madvise(map, size, MADV_GUARD_INSTALL);
+    return mprotect(map, size, PROT_NONE);
 }
 
-size_t weft__page_size(void)
+size_t weft__page_size_slow(void)
 {
-    if (__builtin_expect(page_size_cache == 0, 0))
-        page_size_cache = (size_t)sysconf(_SC_PAGESIZE);
-    return page_size_cache;
+    weft__page_size_cache = (size_t)sysconf(_SC_PAGESIZE);
+    return weft__page_size_cache;
 }
 
 static void unmap(char *map, size_t map_size, unsigned vg_id)
@@ -103,8 +102,8 @@ void weft__stack_unmap(const weft__stack *s)
 
 int weft__stack_get(weft__stack *s, size_t usable)
 {
-    size_t page = weft__page_size();
-    size_t map_size = ((usable + page - 1) & ~(page - 1)) + page;
+    size_t page = weft__page_size(), guard = weft__guard_size();
+    size_t map_size = ((usable + page - 1) & ~(page - 1)) + guard;
     for (int i = 0; i < POOL_BINS; i++) {
         pool_bin *b = &pool[i];
         if (b->map_size == map_size && b->head) {
@@ -125,14 +124,14 @@ int weft__stack_get(weft__stack *s, size_t usable)
         errno = ENOMEM;
         return -1;
     }
-    if (install_guard(map, page) != 0) {
+    if (install_guard(map, guard) != 0) {
         munmap(map, map_size); /* out of map entries: the split failed */
         errno = ENOMEM;
         return -1;
     }
     s->map = map;
     s->map_size = map_size;
-    s->vg_id = weft__tools_stack_register(map + page, map + map_size);
+    s->vg_id = weft__tools_stack_register(map + guard, map + map_size);
     return 0;
 }
 
@@ -153,7 +152,7 @@ void weft__stack_put(const weft__stack *s)
         return;
     }
     /* A coroutine freed while suspended leaves poisoned frames behind. */
-    weft__tools_stack_reset(s->map + weft__page_size(), s->map_size - weft__page_size());
+    weft__tools_stack_reset(weft__stack_lo(s), s->map_size - weft__guard_size());
     pool_node *n = (pool_node *)(s->map + s->map_size - sizeof(pool_node));
     n->map_size = s->map_size;
     n->vg_id = s->vg_id;

@@ -7,13 +7,30 @@
 #include <stddef.h>
 
 typedef struct weft__stack {
-    char *map;       /* the whole mapping; its first page is the guard */
+    char *map;       /* the whole mapping; its first weft__guard_size() bytes are the guard */
     size_t map_size; /* bytes mapped, guard included */
     unsigned vg_id;  /* valgrind's stack id */
 } weft__stack;
 
 /* Bytes of a page, cached. */
-size_t weft__page_size(void);
+extern size_t weft__page_size_cache;
+size_t weft__page_size_slow(void);
+static inline size_t weft__page_size(void)
+{
+    size_t p = weft__page_size_cache;
+    return __builtin_expect(p != 0, 1) ? p : weft__page_size_slow();
+}
+
+/* Bytes of the guard below every stack: 64 KiB, or a page if larger.
+ * Compilers that probe large frames (-fstack-clash-protection) assume a
+ * guard of one page on x86_64 but of 64 KiB on aarch64, and a wide guard
+ * also catches frames of up to 64 KiB in code built without probes. It
+ * costs address space only. */
+static inline size_t weft__guard_size(void)
+{
+    size_t page = weft__page_size();
+    return page > 65536 ? page : 65536;
+}
 
 /* Gets a mapping with at least `usable` bytes above its guard page, from
  * this thread's pool when one of that size is there. Returns 0, or -1 with
@@ -32,7 +49,7 @@ void weft__stack_pool_drain(void);
 
 static inline char *weft__stack_lo(const weft__stack *s)
 {
-    return s->map + weft__page_size();
+    return s->map + weft__guard_size();
 }
 
 static inline char *weft__stack_hi(const weft__stack *s)
