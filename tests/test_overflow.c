@@ -46,9 +46,13 @@ static __attribute__((noinline)) void big_array(size_t n)
 
 static __attribute__((noinline)) void big_fixed(void)
 {
-    volatile char buf[1 << 20];
+    char buf[1 << 20];
+    /* The array escapes, so no compiler may shrink it (clang shrank a
+     * volatile one to the two bytes used). */
+    __asm__ volatile("" : : "r"(buf) : "memory");
     buf[0] = 1;
     buf[sizeof buf - 1] = 2;
+    __asm__ volatile("" : : "r"(buf) : "memory");
     sink += (unsigned long)buf[0];
 }
 

@@ -174,7 +174,7 @@ static void evict(weft_co *o, weft__shared *s)
     size_t len = (size_t)(s->hi - frames_lo(o));
     if (!weft__image_fits(&o->u.sh.image, len, o->inl_cap))
         weft__co_die(o, "shared stack image larger than reserved");
-    weft__image_save(&o->u.sh.image, frames_lo(o), s->hi, o->inl, o->inl_cap);
+    weft__image_save(&o->u.sh.image, frames_lo(o), s->hi, weft__co_inl(o), o->inl_cap);
 }
 
 /* Puts `to`'s frames on its shared stack in place of the owner's. Runs on
@@ -187,7 +187,7 @@ static void claim(weft_co *to)
         evict(o, s);
     /* Under ASan an unowned stack is poisoned whole (see landed). */
     weft__tools_stack_reset(s->lo, (size_t)(s->hi - s->lo));
-    weft__image_restore(&to->u.sh.image, s->hi, to->inl, to->inl_cap);
+    weft__image_restore(&to->u.sh.image, s->hi, weft__co_inl(to), to->inl_cap);
     s->owner = to;
 }
 
@@ -421,8 +421,8 @@ static int image_push_context(weft_co *co, void (*fn)(void *, void *))
     }
     memset(buf, 0, len);
     memcpy(buf, ctx_sp - WEFT_ARCH_BELOW_SP, ctx_len);
-    weft__image_restore(im, buf + len, co->inl, co->inl_cap);
-    weft__image_save(im, buf, buf + len, co->inl, co->inl_cap);
+    weft__image_restore(im, buf + len, weft__co_inl(co), co->inl_cap);
+    weft__image_save(im, buf, buf + len, weft__co_inl(co), co->inl_cap);
     free(buf);
     co->sp = sp;
     return 0;

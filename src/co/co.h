@@ -53,8 +53,14 @@ struct weft_co {
             weft__image image;
         } sh;
     } u;
-    char inl[]; /* shared: inline image storage */
+    /* shared: inline image storage follows the object (co_inl) */
 };
+
+/* The inline image storage of a shared coroutine, right after the object. */
+static inline char *weft__co_inl(weft_co *co)
+{
+    return (char *)(co + 1);
+}
 
 /* Per-thread state. cur is NULL until the thread first uses weft; then it
  * is the running coroutine, or &root on the thread's own stack. */
