@@ -246,3 +246,12 @@ JSON=$B/results.json
 } >"$JSON"
 echo
 echo "results written to $JSON"
+
+# The other layers' benchmarks, each with its peers in the same run.
+here=$(dirname "$0")
+for part in sched io; do
+    if [ -f "$here/$part/run.sh" ]; then
+        echo
+        sh "$here/$part/run.sh" "$BUILD"
+    fi
+done
