@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* Ping-pong over two unbuffered channels between two tasks: ns per
  * one-way message (each round trip is two messages). */
 #include <stdio.h>

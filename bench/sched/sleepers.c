@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* N tasks (default 100,000) sleep to random deadlines within one second:
  * time to wake them all, whether they woke in deadline order, the worst
  * lateness, and the peak RSS. Prints one line of key=value pairs. */

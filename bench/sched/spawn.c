@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* Spawn + run + join: ns per task, in batches so that the number of live
  * tasks stays bounded (as a WaitGroup-per-batch does in the Go peer). */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* Peer: ping-pong between two threads through a mutex and two condition
  * variables (a one-slot hand-off each way): ns per one-way message. */
 #include <pthread.h>

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 /* Peer: pthread_create + pthread_join, ns per thread, in batches of 100. */
 #include <pthread.h>
 #include <stdio.h>
