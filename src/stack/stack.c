@@ -9,26 +9,7 @@
 
 #include "debug/tools.h"
 
-/* A pooled stack keeps its link in its own top bytes, so the pool costs no
- * allocation. */
-typedef struct pool_node {
-    struct pool_node *next;
-    size_t map_size;
-    unsigned vg_id;
-} pool_node;
-
-/* A few size classes per thread, each a list; most programs use one or two
- * stack sizes. POOL_MAX bounds what an idle thread keeps mapped. */
-#define POOL_BINS 4
-#define POOL_MAX 256
-
-typedef struct pool_bin {
-    size_t map_size;
-    pool_node *head;
-    unsigned count;
-} pool_bin;
-
-static __thread pool_bin pool[POOL_BINS] __attribute__((tls_model("initial-exec")));
+__thread weft__pool_bin weft__pool[WEFT_POOL_BINS] __attribute__((tls_model("initial-exec")));
 
 size_t weft__page_size_cache;
 
@@ -100,17 +81,27 @@ void weft__stack_unmap(const weft__stack *s)
     unmap(s->map, s->map_size, s->vg_id);
 }
 
-int weft__stack_get(weft__stack *s, size_t usable)
+/* Makes bin i the first, where the inline fast paths look. */
+static weft__pool_bin *to_front(int i)
 {
-    size_t page = weft__page_size(), guard = weft__guard_size();
-    size_t map_size = ((usable + page - 1) & ~(page - 1)) + guard;
-    for (int i = 0; i < POOL_BINS; i++) {
-        pool_bin *b = &pool[i];
-        if (b->map_size == map_size && b->head) {
-            pool_node *n = b->head;
+    if (i > 0) {
+        weft__pool_bin t = weft__pool[i];
+        weft__pool[i] = weft__pool[0];
+        weft__pool[0] = t;
+    }
+    return &weft__pool[0];
+}
+
+int weft__stack_get_slow(weft__stack *s, size_t map_size)
+{
+    size_t guard = weft__guard_size();
+    for (int i = 0; i < WEFT_POOL_BINS; i++) {
+        if (weft__pool[i].map_size == map_size && weft__pool[i].head) {
+            weft__pool_bin *b = to_front(i);
+            weft__pool_node *n = b->head;
             b->head = n->next;
             b->count--;
-            s->map = (char *)n + sizeof(pool_node) - map_size;
+            s->map = (char *)n + sizeof *n - map_size;
             s->map_size = map_size;
             s->vg_id = n->vg_id;
             return 0;
@@ -135,41 +126,34 @@ int weft__stack_get(weft__stack *s, size_t usable)
     return 0;
 }
 
-void weft__stack_put(const weft__stack *s)
+void weft__stack_put_slow(const weft__stack *s)
 {
-    pool_bin *free_bin = NULL;
-    for (int i = 0; i < POOL_BINS; i++) {
-        pool_bin *b = &pool[i];
-        if (b->map_size == s->map_size) {
-            free_bin = b;
-            break;
-        }
-        if (!free_bin && b->head == NULL)
-            free_bin = b;
-    }
-    if (!free_bin || free_bin->count >= POOL_MAX) {
+    int found = -1;
+    for (int i = 0; i < WEFT_POOL_BINS && found < 0; i++)
+        if (weft__pool[i].map_size == s->map_size)
+            found = i;
+    for (int i = 0; i < WEFT_POOL_BINS && found < 0; i++)
+        if (weft__pool[i].head == NULL)
+            found = i;
+    if (found < 0 || weft__pool[found].count >= WEFT_POOL_MAX) {
         unmap(s->map, s->map_size, s->vg_id);
         return;
     }
     /* A coroutine freed while suspended leaves poisoned frames behind. */
     weft__tools_stack_reset(weft__stack_lo(s), s->map_size - weft__guard_size());
-    pool_node *n = (pool_node *)(s->map + s->map_size - sizeof(pool_node));
-    n->map_size = s->map_size;
-    n->vg_id = s->vg_id;
-    n->next = free_bin->head;
-    free_bin->head = n;
-    free_bin->map_size = s->map_size;
-    free_bin->count++;
+    weft__pool_bin *b = to_front(found);
+    b->map_size = s->map_size;
+    weft__stack_push(b, s);
 }
 
 void weft__stack_pool_drain(void)
 {
-    for (int i = 0; i < POOL_BINS; i++) {
-        pool_bin *b = &pool[i];
+    for (int i = 0; i < WEFT_POOL_BINS; i++) {
+        weft__pool_bin *b = &weft__pool[i];
         while (b->head) {
-            pool_node *n = b->head;
+            weft__pool_node *n = b->head;
             b->head = n->next;
-            unmap((char *)n + sizeof(pool_node) - n->map_size, n->map_size, n->vg_id);
+            unmap((char *)n + sizeof *n - n->map_size, n->map_size, n->vg_id);
         }
         b->count = 0;
         b->map_size = 0;

@@ -32,14 +32,80 @@ static inline size_t weft__guard_size(void)
     return page > 65536 ? page : 65536;
 }
 
-/* Gets a mapping with at least `usable` bytes above its guard page, from
- * this thread's pool when one of that size is there. Returns 0, or -1 with
+/* The per-thread pool: a few size classes, each a list threaded through
+ * the top bytes of the free stacks themselves, so pooling allocates
+ * nothing. The class used last is first, where the inline paths look. */
+#define WEFT_POOL_BINS 4
+#define WEFT_POOL_MAX 256 /* stacks an idle thread keeps per class */
+
+typedef struct weft__pool_node {
+    struct weft__pool_node *next;
+    size_t map_size;
+    unsigned vg_id;
+} weft__pool_node;
+
+typedef struct weft__pool_bin {
+    size_t map_size;
+    weft__pool_node *head;
+    unsigned count;
+} weft__pool_bin;
+
+extern __thread weft__pool_bin weft__pool[WEFT_POOL_BINS]
+    __attribute__((tls_model("initial-exec")));
+extern int weft__tools_asan;
+
+/* Bytes mapped for a stack with `usable` bytes above its guard. */
+static inline size_t weft__stack_map_size(size_t usable)
+{
+    size_t page = weft__page_size();
+    return ((usable + page - 1) & ~(page - 1)) + weft__guard_size();
+}
+
+int weft__stack_get_slow(weft__stack *s, size_t map_size);
+void weft__stack_put_slow(const weft__stack *s);
+
+/* Gets a mapping with at least `usable` bytes above its guard, from this
+ * thread's pool when one of that size is there. Returns 0, or -1 with
  * errno ENOMEM. */
-int weft__stack_get(weft__stack *s, size_t usable);
+static inline int weft__stack_get(weft__stack *s, size_t usable)
+{
+    size_t map_size = weft__stack_map_size(usable);
+    weft__pool_bin *b = &weft__pool[0];
+    weft__pool_node *n = b->head;
+    if (__builtin_expect(n != NULL && b->map_size == map_size, 1)) {
+        b->head = n->next;
+        b->count--;
+        s->map = (char *)n + sizeof *n - map_size;
+        s->map_size = map_size;
+        s->vg_id = n->vg_id;
+        return 0;
+    }
+    return weft__stack_get_slow(s, map_size);
+}
+
+static inline void weft__stack_push(weft__pool_bin *b, const weft__stack *s)
+{
+    weft__pool_node *n = (weft__pool_node *)(s->map + s->map_size - sizeof *n);
+    n->map_size = s->map_size;
+    n->vg_id = s->vg_id;
+    n->next = b->head;
+    b->head = n;
+    b->count++;
+}
 
 /* Returns a mapping to this thread's pool, or unmaps it when the pool is
  * full. */
-void weft__stack_put(const weft__stack *s);
+static inline void weft__stack_put(const weft__stack *s)
+{
+    weft__pool_bin *b = &weft__pool[0];
+    /* Under ASan the slow path also clears the stack's stale shadow. */
+    if (__builtin_expect(
+            b->map_size == s->map_size && b->count < WEFT_POOL_MAX && !weft__tools_asan, 1)) {
+        weft__stack_push(b, s);
+        return;
+    }
+    weft__stack_put_slow(s);
+}
 
 /* Unmaps a stack now, bypassing the pool. */
 void weft__stack_unmap(const weft__stack *s);
