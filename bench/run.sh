@@ -155,6 +155,114 @@ else
     echo "instructions per round trip: skipped: $IR_SKIP"
 fi
 
+# ---- shared stacks --------------------------------------------------------
+# Memory per suspended coroutine (shared, private, Go goroutines), the
+# largest count of shared coroutines that fits, and switches with shared
+# and private stacks in the same run. Each memory figure is its own process:
+# (peak RSS - RSS before the first coroutine) / count.
+SH_N1=${SHARED_N1:-100000}
+SH_N2=${SHARED_N2:-1000000}
+SH_MAX=${SHARED_MAX:-10000000}
+SH_PAIR=${SHARED_PAIR_N:-2000000} # round trips, generator and consumer
+SH_RING=${SHARED_RING_N:-1000}    # rounds of the 1,000 coroutines
+SS=$B/weft_sharedstack
+
+GO_MEM=""
+GO_SKIP=""
+if command -v go >/dev/null 2>&1; then
+    # A lone main package: no module, a cache in the build directory.
+    if ! (GOCACHE="${GOCACHE:-$PWD/$B/gocache}" GOFLAGS=-mod=mod GO111MODULE=off \
+        go build -o "$B/go_goroutines" "$(dirname "$0")/peers/goroutines.go") 2>"$TMP/err"; then
+        GO_SKIP="go build failed: $(head -c 200 "$TMP/err" | tr '\n' ' ')"
+    else
+        GO_MEM="$B/go_goroutines"
+    fi
+else
+    GO_SKIP="go not installed"
+fi
+
+echo
+echo "shared stacks: bytes of RSS per suspended coroutine ((peak - baseline) / count):"
+for n in $SH_N1 $SH_N2; do
+    for live in 200 0; do
+        desc="$live B live"
+        [ "$live" = 0 ] && desc="empty stack"
+        measure "weft shared, $n, $desc" "$SS" mem shared "$n" "$live"
+        eval "MEM_SH_${n}_${live}=\$(field \"\$OUT\" bytes_per_co)"
+        if [ "$n" = "$SH_N2" ] && [ "$live" = 0 ]; then
+            # A private stack costs whole pages with or without 200 live
+            # bytes (compare at $SH_N1); one run at $SH_N2 is enough.
+            printf '  %-34s not run: same pages as with 200 B (see %s); saves ~20 s\n' \
+                "weft private, $n, $desc" "$SH_N1"
+            eval "MEM_PR_${n}_${live}="
+        else
+            measure "weft private, $n, $desc" "$SS" mem private "$n" "$live"
+            eval "MEM_PR_${n}_${live}=\$(field \"\$OUT\" bytes_per_co)"
+        fi
+        if [ -n "$GO_MEM" ]; then
+            if OUT=$("$GO_MEM" "$n" "$live" 2>"$TMP/err"); then
+                printf '  %-34s %s\n' "Go goroutines, $n, $desc" "$OUT"
+            else
+                OUT=""
+                printf '  %-34s FAILED: %s\n' "Go goroutines, $n, $desc" "$(tr '\n' ' ' <"$TMP/err")"
+            fi
+            eval "MEM_GO_${n}_${live}=\$(field \"\$OUT\" bytes_per_co)"
+        else
+            printf '  %-34s skipped: %s\n' "Go goroutines, $n, $desc" "$GO_SKIP"
+            eval "MEM_GO_${n}_${live}="
+        fi
+    done
+done
+
+echo
+echo "shared stacks: the largest count alive at once (200 B live each, up to $SH_MAX, one run):"
+measure "weft shared" "$SS" max "$SH_MAX"
+MAX_COUNT=$(field "$OUT" count)
+
+echo
+echo "shared stacks: ns per switch (median of $RUNS; ratio shared/private):"
+for mode in pair ring; do
+    if [ "$mode" = pair ]; then
+        what="generator+consumer"
+        n=$SH_PAIR
+    else
+        what="1,000 take turns"
+        n=$SH_RING
+    fi
+    for live in 200 2048; do
+        measure "shared, $what, $live B" "$SS" "$mode" shared "$live" "$n" "$RUNS"
+        s=$(field "$OUT" ns_per_switch)
+        measure "private, $what, $live B" "$SS" "$mode" private "$live" "$n" "$RUNS"
+        p=$(field "$OUT" ns_per_switch)
+        printf '  %-34s %s\n' "ratio shared/private" "$(ratio "$s" "$p")"
+        eval "SWS_${mode}_${live}=\$s; SWP_${mode}_${live}=\$p"
+    done
+done
+
+SH_IR_SKIP=""
+if command -v valgrind >/dev/null 2>&1; then
+    echo
+    echo "shared stacks: instructions per switch, 1,000 take turns, 200 B (callgrind; (Ir(200 rounds)-Ir(100 rounds))/200,000):"
+    ir_ring() {
+        IR=""
+        if a=$(total_ir "$SS" ring "$1" 200 100 1) && b=$(total_ir "$SS" ring "$1" 200 200 1) &&
+            [ -n "$a" ] && [ -n "$b" ]; then
+            IR=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f", (b - a) / 200000 }')
+            printf '  %-34s %s\n' "$1" "$IR"
+        else
+            printf '  %-34s FAILED under valgrind\n' "$1"
+        fi
+    }
+    ir_ring shared
+    SH_IR_S=$IR
+    ir_ring private
+    SH_IR_P=$IR
+else
+    SH_IR_SKIP="valgrind not installed"
+    SH_IR_S=""
+    SH_IR_P=""
+fi
+
 # ---- closing table and JSON ----------------------------------------------
 
 RT_WEFT=$(awk -v s="$SW_WEFT" 'BEGIN { if (s != "") printf "%.2f", 2 * s }')
@@ -177,6 +285,19 @@ ir_skip_fctx=$IR_SKIP
 row "instructions per round trip" "swapcontext" "$IR_WEFT" "$IR_SWAP" "$IR_SKIP"
 row "instructions per round trip" "fcontext" "$IR_WEFT" "$IR_FCTX" "$ir_skip_fctx"
 row "ns create+run+free" "fcontext" "$CR_WEFT" "$CR_FCTX" "$FCONTEXT_SKIP"
+for n in $SH_N1 $SH_N2; do
+    for live in 200 0; do
+        sh_v=$(eval echo "\$MEM_SH_${n}_${live}")
+        row "B/co, $n, $live B live" "weft private stacks" "$sh_v" "$(eval echo "\$MEM_PR_${n}_${live}")" "$([ "$n" = "$SH_N2" ] && [ "$live" = 0 ] && echo "not run")"
+        row "B/co, $n, $live B live" "Go goroutines" "$sh_v" "$(eval echo "\$MEM_GO_${n}_${live}")" "$GO_SKIP"
+    done
+done
+for mode in pair ring; do
+    for live in 200 2048; do
+        row "sh. ns/switch, $mode, $live B" "weft private stacks" "$(eval echo "\$SWS_${mode}_${live}")" "$(eval echo "\$SWP_${mode}_${live}")" ""
+    done
+done
+row "sh. instr/switch, ring, 200 B" "weft private stacks" "$SH_IR_S" "$SH_IR_P" "$SH_IR_SKIP"
 
 echo
 echo "summary (ratio = peer / weft; above 1 means weft is cheaper):"
@@ -211,6 +332,19 @@ echo "  round trip instructions <= fcontext pair: weft ${IR_WEFT:-?}, fcontext $
 echo "  round trip ns <= fcontext pair:           weft ${RT_WEFT:-?}, fcontext ${RT_FCTX:-?}: $T2"
 echo "  >= 100x faster than futex hand-off:       ${FUTEX_RATIO:-?}x: $T3"
 echo "  create+run+free <= 40 ns:                 weft ${CR_WEFT:-?}: $T4"
+SH_T1=$(verdict "$(eval echo "\$MEM_SH_${SH_N2}_200")" "<=" 512)
+SH_T2=$(verdict "$(eval echo "\$MEM_SH_${SH_N2}_0")" "<=" 264)
+SH_T3=$(verdict "$MAX_COUNT" ">=" 10000000)
+SH_RATIO=$(ratio "$SWS_ring_200" "$SWP_ring_200")
+SH_T4=$(verdict "$SH_RATIO" "<=" 3)
+SH_RATIO_P=$(ratio "$SWS_pair_200" "$SWP_pair_200")
+SH_T5=$(verdict "$SH_RATIO_P" "<=" 3)
+echo "shared stack targets:"
+echo "  <= 512 B per coroutine at $SH_N2, 200 B live: $(eval echo "\$MEM_SH_${SH_N2}_200"): $SH_T1"
+echo "  <= 264 B (libaco) at $SH_N2, empty stack:     $(eval echo "\$MEM_SH_${SH_N2}_0"): $SH_T2"
+echo "  10,000,000 alive at once:                   ${MAX_COUNT:-?}: $SH_T3"
+echo "  switch <= 3x private, 200 B, 1,000 take turns: ${SH_RATIO:-?}x: $SH_T4"
+echo "  switch <= 3x private, 200 B, generator+consumer: ${SH_RATIO_P:-?}x: $SH_T5"
 
 json_str() {
     printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"
