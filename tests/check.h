@@ -129,6 +129,18 @@ static inline int test_fork(void (*fn)(void *), void *arg, char *buf, size_t cap
 
 /* Counts the lines of text that start with prefix; copies the first such
  * line (without its newline) into first when not NULL. */
+/* The number of memory maps of this process. */
+static inline int test_count_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    CHECK(f != NULL);
+    int n = 0, c;
+    while ((c = getc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
 static inline int test_count_lines(const char *text, const char *prefix, char *first, size_t cap)
 {
     int count = 0;

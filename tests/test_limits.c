@@ -111,17 +111,6 @@ static long max_map_count(void)
     return v;
 }
 
-static int count_maps(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    CHECK(f != NULL);
-    int n = 0, c;
-    while ((c = getc(f)) != EOF)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
-
 /* Creates minimum-stack coroutines until weft_co_new fails or `cap` exist;
  * returns how many. */
 static int fill_small(weft_co **cos, int cap)
@@ -190,7 +179,7 @@ static void maps_default_child(void *arg)
     weft_co **cos = calloc((size_t)cap, sizeof *cos);
     CHECK(cos != NULL);
     int n = fill_small(cos, cap);
-    printf("default guard: %d of %d stacks created, %d maps\n", n, cap, count_maps());
+    printf("default guard: %d of %d stacks created, %d maps\n", n, cap, test_count_maps());
     CHECK(n > 1000);
     run_and_free(cos + n - 10, 10);
     free_all(cos, n - 10);

@@ -71,17 +71,6 @@ static void *thread_main(void *arg)
     return (void *)(intptr_t)(id + 1);
 }
 
-static int count_maps(void)
-{
-    FILE *f = fopen("/proc/self/maps", "r");
-    CHECK(f != NULL);
-    int n = 0, c;
-    while ((c = getc(f)) != EOF)
-        n += c == '\n';
-    fclose(f);
-    return n;
-}
-
 static void run_threads(void)
 {
     pthread_t t[THREADS];
@@ -101,10 +90,10 @@ int main(void)
     void *out;
     CHECK_INT(weft_co_send(co, NULL, &out), 1);
     run_threads();
-    count_maps();
-    int before = count_maps();
+    test_count_maps();
+    int before = test_count_maps();
     run_threads();
-    int after = count_maps();
+    int after = test_count_maps();
     /* Pools and signal stacks of exited threads are gone (glibc keeps the
      * thread stacks themselves in a cache, which the first round filled). */
     printf("maps: %d before, %d after a second round of threads\n", before, after);

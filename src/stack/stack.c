@@ -97,13 +97,7 @@ int weft__stack_get_slow(weft__stack *s, size_t map_size)
     size_t guard = weft__guard_size();
     for (int i = 0; i < WEFT_POOL_BINS; i++) {
         if (weft__pool[i].map_size == map_size && weft__pool[i].head) {
-            weft__pool_bin *b = to_front(i);
-            weft__pool_node *n = b->head;
-            b->head = n->next;
-            b->count--;
-            s->map = (char *)n + sizeof *n - map_size;
-            s->map_size = map_size;
-            s->vg_id = n->vg_id;
+            weft__stack_pop(to_front(i), s);
             return 0;
         }
     }

@@ -62,6 +62,17 @@ static inline size_t weft__stack_map_size(size_t usable)
 }
 
 int weft__stack_get_slow(weft__stack *s, size_t map_size);
+
+/* Takes the first stack of a bin that has one. */
+static inline void weft__stack_pop(weft__pool_bin *b, weft__stack *s)
+{
+    weft__pool_node *n = b->head;
+    b->head = n->next;
+    b->count--;
+    s->map = (char *)n + sizeof *n - b->map_size;
+    s->map_size = b->map_size;
+    s->vg_id = n->vg_id;
+}
 void weft__stack_put_slow(const weft__stack *s);
 
 /* Gets a mapping with at least `usable` bytes above its guard, from this
@@ -71,13 +82,8 @@ static inline int weft__stack_get(weft__stack *s, size_t usable)
 {
     size_t map_size = weft__stack_map_size(usable);
     weft__pool_bin *b = &weft__pool[0];
-    weft__pool_node *n = b->head;
-    if (__builtin_expect(n != NULL && b->map_size == map_size, 1)) {
-        b->head = n->next;
-        b->count--;
-        s->map = (char *)n + sizeof *n - map_size;
-        s->map_size = map_size;
-        s->vg_id = n->vg_id;
+    if (__builtin_expect(b->head != NULL && b->map_size == map_size, 1)) {
+        weft__stack_pop(b, s);
         return 0;
     }
     return weft__stack_get_slow(s, map_size);
