@@ -177,6 +177,23 @@ static void evict(weft_co *o, weft__shared *s)
     weft__image_save(&o->u.sh.image, frames_lo(o), s->hi, weft__co_inl(o), o->inl_cap);
 }
 
+/* A value yielded or returned to a resumer whose frames are not on its
+ * shared stack: its out slot is in those frames, so the value is written
+ * once claim has brought them back (written earlier, it would land in the
+ * frames of whoever holds the stack, and be overwritten by the restore). */
+static __thread void **pending_slot __attribute__((tls_model("initial-exec")));
+static __thread void *pending_val __attribute__((tls_model("initial-exec")));
+
+static void put_out(const weft_co *to, void **slot, void *val)
+{
+    if (to->kind == WEFT_STACK_SHARED && to->u.sh.on->owner != to) {
+        pending_slot = slot;
+        pending_val = val;
+    } else {
+        *slot = val;
+    }
+}
+
 /* Puts `to`'s frames on its shared stack in place of the owner's. Runs on
  * another stack. */
 static void claim(weft_co *to)
@@ -189,6 +206,10 @@ static void claim(weft_co *to)
     weft__tools_stack_reset(s->lo, (size_t)(s->hi - s->lo));
     weft__image_restore(&to->u.sh.image, s->hi, weft__co_inl(to), to->inl_cap);
     s->owner = to;
+    if (pending_slot) {
+        *pending_slot = pending_val;
+        pending_slot = NULL;
+    }
 }
 
 /* Under ASan, the coroutine that switched last; see landed. */
@@ -352,7 +373,7 @@ static __attribute__((noreturn)) void co_exit(weft_co *co, void *ret)
     void *val = ret;
     if (!co->task) {
         if (co->out_slot)
-            *co->out_slot = ret;
+            put_out(co->resumer, co->out_slot, ret);
         val = (void *)0;
     }
     weft_co *to = co->resumer;
@@ -415,13 +436,17 @@ static int image_push_context(weft_co *co, void (*fn)(void *, void *))
     char *sp = top - (ctx_top - ctx_sp);
     size_t len = (size_t)(co->hi - (sp - WEFT_ARCH_BELOW_SP));
     char *buf = malloc(len);
-    if (buf == NULL || weft__image_reserve(im, len, co->inl_cap) != 0) {
+    if (buf == NULL)
+        return -1;
+    memset(buf, 0, len);
+    memcpy(buf, ctx_sp - WEFT_ARCH_BELOW_SP, ctx_len);
+    /* Restored before the reserve: a larger heap part replaces the old
+     * one without copying it. */
+    weft__image_restore(im, buf + len, weft__co_inl(co), co->inl_cap);
+    if (weft__image_reserve(im, len, co->inl_cap) != 0) {
         free(buf);
         return -1;
     }
-    memset(buf, 0, len);
-    memcpy(buf, ctx_sp - WEFT_ARCH_BELOW_SP, ctx_len);
-    weft__image_restore(im, buf + len, weft__co_inl(co), co->inl_cap);
     weft__image_save(im, buf, buf + len, weft__co_inl(co), co->inl_cap);
     free(buf);
     co->sp = sp;
@@ -622,7 +647,7 @@ static __attribute__((noinline)) void *yield_slow(void *out)
     if (prepare(self, to) != 0)
         return NULL;
     if (self->out_slot)
-        *self->out_slot = out;
+        put_out(to, self->out_slot, out);
     self->state = ST_SUSPENDED;
     weft__th.cur = to;
     return switch_slow(self, to, (void *)1);
