@@ -469,6 +469,193 @@ WEFT_API int weft_group_wait(weft_group *g, int64_t deadline);
  *   EDEADLK  the caller is a task of g. */
 WEFT_API int weft_group_close(weft_group *g);
 
+/* ------------------------------------------------------------------------ */
+/* Asynchronous I/O (the poll and io layers)                                 */
+/* ------------------------------------------------------------------------ */
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* A task that calls one of these on an fd that is not ready parks, and the
+ * other tasks run; when no task is ready the thread sleeps in the poller
+ * until an fd is ready, a deadline comes or another thread posts a wake-up.
+ * Deadlines and the common errors are those of the scheduler section
+ * (EPERM outside a task, ECANCELED, ETIMEDOUT, ENOMEM); tasks waiting on
+ * fds, futures and offloaded calls count as wakeable for the deadlock
+ * check.
+ *
+ * The poller is io_uring (through liburing, one-shot poll requests that
+ * the sleeping system call submits) when weft was built with liburing and
+ * the kernel allows it, else epoll (each fd registered once,
+ * edge-triggered). WEFT_BACKEND=epoll or WEFT_BACKEND=io_uring in the
+ * environment forces one; io_uring falls back to epoll silently when it
+ * cannot start.
+ *
+ * fds: any pollable fd works (sockets, pipes, FIFOs, eventfds, ttys). The
+ * first weft call on an fd sets O_NONBLOCK on it (and the fd stays so;
+ * other processes that share the open file see it too), and weft
+ * remembers per thread what the fd is. Close such fds with weft_close, so
+ * that a new fd that gets the same number is not taken for the old one
+ * (fds that weft_accept and the socket helpers return are recognised as
+ * new anyway). A regular file or block device, which cannot be polled, is
+ * read and written on the worker pool (see weft_offload).
+ *
+ * One task at a time may wait to read an fd, and one to write it; another
+ * gets EBUSY.
+ *
+ * SIGPIPE never kills: sockets are written with MSG_NOSIGNAL, and the
+ * first weft call on a pipe or other non-socket fd blocks SIGPIPE in the
+ * calling thread's signal mask (pthread_sigmask); a write whose reader is
+ * gone fails with EPIPE, and the SIGPIPE it raised is taken off the
+ * pending set. */
+
+/* The backend of the calling thread's poller, or the one a new poller
+ * would use: "io_uring" or "epoll". */
+WEFT_API const char *weft_backend(void);
+
+/* Waits until fd is ready for events (POLLIN, POLLOUT or both). Returns
+ * the events that are ready (an error or hang-up on the fd counts as
+ * ready for all), or -1 with errno (and the common errors):
+ *   EINVAL  events is 0 or has other bits;
+ *   EBADF   fd is not open;
+ *   EBUSY   another task already waits on fd for one of the events. */
+WEFT_API int weft_wait_fd(int fd, int events, int64_t deadline);
+
+/* Reads up to len bytes, waiting until some are available; returns their
+ * number (0 at end of file), or -1 with errno: the common errors, EBUSY,
+ * and those of read(2) (EBADF, ECONNRESET, ...). */
+WEFT_API ssize_t weft_read(int fd, void *buf, size_t len, int64_t deadline);
+
+/* Writes all len bytes, waiting for room as needed; returns len, or -1
+ * with errno (part may have been written): the common errors, EBUSY,
+ * EINVAL (len > SSIZE_MAX) and those of write(2) (EPIPE when the reader
+ * is gone, ECONNRESET, EBADF, ...). */
+WEFT_API ssize_t weft_write(int fd, const void *buf, size_t len, int64_t deadline);
+
+/* As weft_read and weft_write, with buffers. weft_writev writes all of
+ * them. Besides their errors: EINVAL when iovcnt < 0 or > IOV_MAX, or (to
+ * a regular file) > 64. */
+WEFT_API ssize_t weft_readv(int fd, const struct iovec *iov, int iovcnt, int64_t deadline);
+WEFT_API ssize_t weft_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline);
+
+/* Sockets. weft_recv and weft_recvfrom receive once (as weft_read);
+ * weft_send sends all of buf (as weft_write); weft_sendto sends one
+ * datagram. flags as for recv(2)/send(2) (MSG_DONTWAIT is ignored; use
+ * deadline 0; MSG_NOSIGNAL is always added). Errors: the common ones,
+ * EBUSY, ENOTSOCK, and those of the system call. */
+WEFT_API ssize_t weft_recv(int fd, void *buf, size_t len, int flags, int64_t deadline);
+WEFT_API ssize_t weft_send(int fd, const void *buf, size_t len, int flags, int64_t deadline);
+WEFT_API ssize_t weft_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
+                               socklen_t *addrlen, int64_t deadline);
+WEFT_API ssize_t weft_sendto(int fd, const void *buf, size_t len, int flags,
+                             const struct sockaddr *addr, socklen_t addrlen, int64_t deadline);
+
+/* Accepts a connection on the listening socket fd; the new fd has
+ * O_NONBLOCK and O_CLOEXEC set. Returns it, or -1 with errno: the common
+ * errors, EBUSY, and those of accept4(2): EINVAL (fd does not listen),
+ * ENOTSOCK, and EMFILE or ENFILE when the process or system is out of fds
+ * (the pending connection stays queued: back off, e.g. weft_sleep for a
+ * few ms, and call again; the server's other tasks go on). */
+WEFT_API int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadline);
+
+/* Connects the socket fd, waiting until the connection is made. Returns 0,
+ * or -1 with errno: the common errors (on ETIMEDOUT or ECANCELED the
+ * socket is left half-connected: close it), ENOTSOCK, and those of
+ * connect(2) (ECONNREFUSED, ENETUNREACH, EAGAIN for a Unix socket whose
+ * listener's backlog is full, ...). */
+WEFT_API int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen,
+                          int64_t deadline);
+
+/* Closes fd after handing back any task that waits on it (its call then
+ * fails with EBADF) and forgetting what the poller knew of it. Returns what
+ * close(2) returns. Usable outside tasks. */
+WEFT_API int weft_close(int fd);
+
+/* ---- socket helpers ---- */
+
+/* Each returns a socket with O_NONBLOCK and O_CLOEXEC set, or -1 with
+ * errno. A host is a name or a numeric IPv4 or IPv6 address; names are
+ * resolved with getaddrinfo on the worker pool, and each address is tried
+ * in turn. Errors, besides the common ones and those of socket(2),
+ * bind(2), listen(2) and connect(2) (EADDRINUSE, ECONNREFUSED, ...):
+ *   EINVAL         port is outside 0..65535, or host/path is NULL where
+ *                  it is required;
+ *   EADDRNOTAVAIL  the host name does not resolve;
+ *   ENAMETOOLONG   a Unix socket path does not fit in sun_path. */
+
+/* Listens on TCP host:port (host NULL: every address, IPv6 and IPv4 where
+ * the system has IPv6; port 0: any free port, see weft_local_port), with
+ * SO_REUSEADDR; backlog <= 0 means SOMAXCONN. Does not block for a
+ * numeric host or NULL, and may then be called outside a task. */
+WEFT_API int weft_tcp_listen(const char *host, int port, int backlog);
+
+/* Connects to TCP host:port, within the deadline. */
+WEFT_API int weft_tcp_dial(const char *host, int port, int64_t deadline);
+
+/* Listens on, or connects to, the Unix stream socket at path (listening
+ * fails with EADDRINUSE when path exists). weft_unix_listen may be called
+ * outside a task. */
+WEFT_API int weft_unix_listen(const char *path, int backlog);
+WEFT_API int weft_unix_dial(const char *path, int64_t deadline);
+
+/* A UDP socket bound to host:port (host NULL: every address; port 0: any
+ * free port). Use weft_sendto and weft_recvfrom on it. */
+WEFT_API int weft_udp_bind(const char *host, int port);
+
+/* The local port of a bound socket, or -1 with the errno of getsockname
+ * (or EAFNOSUPPORT when it is not an IP socket). */
+WEFT_API int weft_local_port(int fd);
+
+/* ---- blocking calls and callbacks ---- */
+
+/* Runs fn(arg) on a worker thread while the calling task waits and the
+ * others run; stores its return value in *result (when result is not
+ * NULL). The pool starts with the first call and has at most
+ * WEFT_WORKERS threads (environment; default 4), which block every signal
+ * and are joined at exit. Once fn has started the wait cannot be
+ * cancelled or timed out: it lasts as long as fn. Outside a task, fn runs
+ * on the calling thread. Returns 0, or -1 with errno:
+ *   EINVAL     fn is NULL;
+ *   ECANCELED  the task was cancelled before the call (fn did not run);
+ *   EAGAIN     no worker thread could be started. */
+WEFT_API int weft_offload(weft_fn fn, void *arg, void **result);
+
+/* getaddrinfo(3) on the worker pool. Returns its result; a weft error is
+ * EAI_SYSTEM with errno set (EPERM, ECANCELED, EAGAIN). */
+struct addrinfo;
+WEFT_API int weft_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                              struct addrinfo **res);
+
+/* A future: a one-shot event that carries one pointer, completed once by
+ * anyone (any thread, a callback of an event-driven library, a signal-free
+ * context) and awaited by one task of any thread. */
+typedef struct weft_future weft_future;
+
+/* Returns a new, pending future, or NULL with errno ENOMEM. */
+WEFT_API weft_future *weft_future_new(void);
+
+/* Completes f with value and wakes its waiter; callable from any thread,
+ * inside or outside weft. Returns 0, or -1 with errno:
+ *   EINVAL    f is NULL;
+ *   EALREADY  f was already completed. */
+WEFT_API int weft_future_complete(weft_future *f, void *value);
+
+/* Waits until f is completed and stores its value in *value (when value
+ * is not NULL). A completed future stays completed: later waits return at
+ * once. Returns 0, or -1 with errno (and the common errors):
+ *   EINVAL  f is NULL;
+ *   EBUSY   another task already waits on f. */
+WEFT_API int weft_future_wait(weft_future *f, void **value, int64_t deadline);
+
+/* 1 if f is completed, 0 if not, -1 with errno EINVAL when f is NULL. */
+WEFT_API int weft_future_done(weft_future *f);
+
+/* Frees f (NULL is ignored). No task may be waiting on it, and no thread
+ * may still be about to complete it. */
+WEFT_API void weft_future_free(weft_future *f);
+
 #ifdef __cplusplus
 }
 #endif

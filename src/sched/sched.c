@@ -274,8 +274,12 @@ static void loop(weft__sched *s)
             run_one(s, weft__ready_pop(s));
         if (s->nheap)
             weft__timer_fire(s, weft_now());
-        if (s->nready)
+        if (s->nready) {
+            /* Busy tasks must not starve the ones waiting on fds. */
+            if (s->external)
+                weft__idle(s, 0);
             continue;
+        }
         if (s->live == 0)
             return;
         if (s->nheap || s->external) {
@@ -315,6 +319,7 @@ int weft_run(weft_fn main, void *arg, void **result)
         mt->owned = 1;
         loop(&s);
         free_dead(&s, -1);
+        weft__idle_fini(&s);
         if (result && mt->state == T_DONE)
             *result = mt->result;
         /* Finished tasks nobody joined; abandoned ones (a deadlock that

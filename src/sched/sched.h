@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "co/co.h"
+#include "poll/poll.h"
 #include "weft.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
@@ -81,6 +82,7 @@ struct weft__sched {
     int deadlocked;
     unsigned budget;  /* direct switches left before the loop runs */
     weft__task *dead; /* finished group tasks, freed when the loop idles */
+    weft__poller *poller; /* made by the io layer on first use (idle.c) */
 };
 
 extern __thread weft__sched *weft__sched_cur __attribute__((tls_model("initial-exec")));
@@ -225,8 +227,13 @@ void weft__timer_free(weft__sched *s);
 /* ---- idle.c ------------------------------------------------------------- */
 
 /* Nothing is ready: sleeps until `deadline` (-1: until something outside
- * wakes the thread). The I/O layer replaces this with the poller. */
+ * wakes the thread), in the poller once the io layer has made one; 0 only
+ * looks for ready fds. */
 void weft__idle(weft__sched *s, int64_t deadline);
+/* The poller of s, made on first use; NULL with errno. */
+weft__poller *weft__idle_poller(weft__sched *s);
+/* weft_run ends: the poller goes. */
+void weft__idle_fini(weft__sched *s);
 
 /* ---- dump.c ------------------------------------------------------------- */
 

@@ -1,0 +1,599 @@
+/* The calls that wait on fds. Each first tries the system call on the
+ * non-blocking fd, and only when it would block parks the task in the
+ * poller until the fd is ready, the deadline comes or the task is
+ * cancelled. The poller remembers, per fd, whether the last edge said
+ * "readable" and nothing read it empty since (rdready): a stream that a
+ * read left empty is not read again until the next edge, so a
+ * request-response connection costs a read and a write per request, as a
+ * hand-written epoll loop does, and no read that fails with EAGAIN. With
+ * io_uring no edge comes while no task waits, so a call that must not
+ * block (deadline passed) tries the system call whatever rdready says. */
+#include "io/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- records ------------------------------------------------------------ */
+
+static __thread int sigpipe_blocked;
+
+/* Writing to a pipe whose reader is gone raises SIGPIPE in the writing
+ * thread, and sockets are written with MSG_NOSIGNAL, so blocking SIGPIPE
+ * in the threads that write pipes is enough that it never kills. */
+static void block_sigpipe(void)
+{
+    if (sigpipe_blocked)
+        return;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sigpipe_blocked = 1;
+}
+
+/* A write failed with EPIPE: the SIGPIPE it raised is pending (blocked);
+ * take it so it does not fire if the program unblocks SIGPIPE later. */
+static void eat_sigpipe(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    struct timespec zero = {0, 0};
+    int e = errno;
+    while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+        ;
+    errno = e;
+}
+
+static int classify(int fd, weft__pfd *r)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -1;
+    int kind = K_KNOWN;
+    if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode)) {
+        r->kind = (uint8_t)(kind | K_FILE);
+        return 0;
+    }
+    if (S_ISSOCK(st.st_mode)) {
+        int type = 0;
+        socklen_t len = sizeof type;
+        kind |= K_SOCK;
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM)
+            kind |= K_STREAM;
+    } else {
+        if (S_ISFIFO(st.st_mode))
+            kind |= K_PIPE | K_STREAM;
+        block_sigpipe();
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0))
+        return -1;
+    r->kind = (uint8_t)kind;
+    r->nonblock = 1;
+    r->rdready = 1;
+    return 0;
+}
+
+int weft__io_enter(int fd, weft__task **t, weft__pfd **r)
+{
+    if (weft__enter(t) != 0)
+        return -1;
+    weft__sched *s = weft__sched_cur;
+    weft__poller *p = s->poller;
+    if (unlikely(!p) && !(p = weft__idle_poller(s)))
+        return -1;
+    weft__pfd *rec = weft__poll_fd_peek(p, fd);
+    if (unlikely(!rec) && !(rec = weft__poll_fd(p, fd)))
+        return -1;
+    if (unlikely(!rec->kind) && classify(fd, rec) != 0)
+        return -1;
+    *r = rec;
+    return 0;
+}
+
+void weft__io_fresh(weft__sched *s, int fd, int kind)
+{
+    if (!s || !s->poller)
+        return;
+    weft__poll_forget(s->poller, fd);
+    weft__pfd *r = weft__poll_fd(s->poller, fd);
+    if (!r)
+        return; /* classified on first use instead */
+    r->kind = (uint8_t)(kind | K_KNOWN);
+    r->nonblock = 1;
+    r->rdready = 1;
+}
+
+int weft__io_wait(weft__task *t, int fd, weft__pfd *r, int dir, int64_t deadline)
+{
+    weft__sched *s = weft__sched_cur;
+    weft__poller *p = s->poller;
+    if (weft__expired(deadline)) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    if (r->w[dir]) {
+        errno = EBUSY;
+        return -1;
+    }
+    if (weft__poll_arm(p, fd, r, dir) != 0)
+        return -1;
+    r->w[dir] = t;
+    s->external++;
+    t->nwaiters = 0;
+    int why = weft__park(t, deadline, dir == WEFT__RD ? "fd read" : "fd write", NULL);
+    s->external--;
+    if (r->w[dir] == t) {
+        /* Left before the fd was ready (deadline, cancellation). */
+        r->w[dir] = NULL;
+        weft__poll_disarm(p, fd, r, dir);
+    }
+    if (why) {
+        errno = why;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- regular files: the worker pool ------------------------------------- */
+
+typedef struct file_op {
+    int fd, write, iovcnt;
+    const struct iovec *iov;
+    ssize_t n;
+    int err;
+} file_op;
+
+static void *file_run(void *arg)
+{
+    file_op *op = arg;
+    if (!op->write) {
+        op->n = readv(op->fd, op->iov, op->iovcnt);
+        op->err = op->n < 0 ? errno : 0;
+        return NULL;
+    }
+    /* Writes all: a copy of the vector advanced as it goes. */
+    struct iovec v[64];
+    int cnt = op->iovcnt < 64 ? op->iovcnt : 64;
+    memcpy(v, op->iov, (size_t)cnt * sizeof *v);
+    ssize_t total = 0;
+    int i = 0;
+    while (i < cnt) {
+        ssize_t n = writev(op->fd, v + i, cnt - i);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            op->n = -1;
+            op->err = errno;
+            return NULL;
+        }
+        total += n;
+        while (i < cnt && (size_t)n >= v[i].iov_len)
+            n -= (ssize_t)v[i++].iov_len;
+        if (i < cnt) {
+            v[i].iov_base = (char *)v[i].iov_base + n;
+            v[i].iov_len -= (size_t)n;
+        }
+    }
+    op->n = total;
+    op->err = 0;
+    return NULL;
+}
+
+static ssize_t file_io(weft__task *t, int fd, int write, const struct iovec *iov, int iovcnt)
+{
+    if (write && iovcnt > 64) {
+        errno = EINVAL;
+        return -1;
+    }
+    file_op op = {fd, write, iovcnt, iov, 0, 0};
+    if (weft__offload(t, file_run, &op, NULL) != 0)
+        return -1;
+    if (op.n < 0)
+        errno = op.err;
+    return op.n;
+}
+
+/* ---- waiting for readiness ---------------------------------------------- */
+
+int weft_wait_fd(int fd, int events, int64_t deadline)
+{
+    weft__task *t;
+    weft__pfd *r;
+    if (events & ~(POLLIN | POLLOUT) || !(events & (POLLIN | POLLOUT))) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (weft__io_enter(fd, &t, &r) != 0)
+        return -1;
+    if (r->kind & K_FILE)
+        return events;
+    weft__sched *s = weft__sched_cur;
+    weft__poller *p = s->poller;
+    {
+        /* Look first: with epoll an edge may have come and gone, and
+         * with either a ready fd needs no wait. */
+        struct pollfd pfd = {fd, (short)events, 0};
+        int n = poll(&pfd, 1, 0);
+        if (n < 0)
+            return -1;
+        if (n > 0) {
+            if (pfd.revents & POLLNVAL) {
+                errno = EBADF;
+                return -1;
+            }
+            int got = pfd.revents & events;
+            if (pfd.revents & (POLLERR | POLLHUP))
+                got = events;
+            return got ? got : events;
+        }
+    }
+    if (weft__expired(deadline)) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    int dirs[2], nd = 0;
+    if (events & POLLIN)
+        dirs[nd++] = WEFT__RD;
+    if (events & POLLOUT)
+        dirs[nd++] = WEFT__WR;
+    for (int i = 0; i < nd; i++) {
+        if (r->w[dirs[i]]) {
+            errno = EBUSY;
+            return -1;
+        }
+    }
+    for (int i = 0; i < nd; i++) {
+        if (weft__poll_arm(p, fd, r, dirs[i]) != 0) {
+            for (int j = 0; j < i; j++)
+                weft__poll_disarm(p, fd, r, dirs[j]);
+            return -1;
+        }
+    }
+    for (int i = 0; i < nd; i++)
+        r->w[dirs[i]] = t;
+    s->external++;
+    t->nwaiters = 0;
+    int why = weft__park(t, deadline, "fd", NULL);
+    s->external--;
+    int got = 0;
+    for (int i = 0; i < nd; i++) {
+        int d = dirs[i];
+        if (r->w[d] == t) {
+            r->w[d] = NULL;
+            weft__poll_disarm(p, fd, r, d);
+        } else {
+            got |= d == WEFT__RD ? POLLIN : POLLOUT;
+        }
+    }
+    if (got)
+        return got;
+    errno = why ? why : EINTR;
+    return -1;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+ssize_t weft_read(int fd, void *buf, size_t len, int64_t deadline)
+{
+    weft__task *t;
+    weft__pfd *r;
+    if (weft__io_enter(fd, &t, &r) != 0)
+        return -1;
+    if (unlikely(r->kind & K_FILE)) {
+        struct iovec v = {buf, len};
+        return file_io(t, fd, 0, &v, 1);
+    }
+    for (;;) {
+        if (r->rdready || weft__expired(deadline)) {
+            ssize_t n = read(fd, buf, len);
+            if (n >= 0) {
+                if ((size_t)n < len && (r->kind & K_STREAM))
+                    r->rdready = 0;
+                return n;
+            }
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                return -1;
+            r->rdready = 0;
+        }
+        if (weft__io_wait(t, fd, r, WEFT__RD, deadline) != 0)
+            return -1;
+    }
+}
+
+ssize_t weft_readv(int fd, const struct iovec *iov, int iovcnt, int64_t deadline)
+{
+    weft__task *t;
+    weft__pfd *r;
+    if (weft__io_enter(fd, &t, &r) != 0)
+        return -1;
+    if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt && !iov)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (unlikely(r->kind & K_FILE))
+        return file_io(t, fd, 0, iov, iovcnt);
+    size_t want = 0;
+    for (int i = 0; i < iovcnt; i++)
+        want += iov[i].iov_len;
+    for (;;) {
+        if (r->rdready || weft__expired(deadline)) {
+            ssize_t n = readv(fd, iov, iovcnt);
+            if (n >= 0) {
+                if ((size_t)n < want && (r->kind & K_STREAM))
+                    r->rdready = 0;
+                return n;
+            }
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                return -1;
+            r->rdready = 0;
+        }
+        if (weft__io_wait(t, fd, r, WEFT__RD, deadline) != 0)
+            return -1;
+    }
+}
+
+/* recv and recvfrom: one call that may be short, as read. */
+static ssize_t recv_common(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
+                           socklen_t *alen, int64_t deadline)
+{
+    weft__task *t;
+    weft__pfd *r;
+    if (weft__io_enter(fd, &t, &r) != 0)
+        return -1;
+    int drains = (r->kind & K_STREAM) && !(flags & (MSG_PEEK | MSG_OOB));
+    for (;;) {
+        if (r->rdready || weft__expired(deadline)) {
+            ssize_t n = recvfrom(fd, buf, len, flags | MSG_DONTWAIT, addr, alen);
+            if (n >= 0) {
+                if ((size_t)n < len && drains)
+                    r->rdready = 0;
+                return n;
+            }
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                return -1;
+            r->rdready = 0;
+        }
+        if (weft__io_wait(t, fd, r, WEFT__RD, deadline) != 0)
+            return -1;
+    }
+}
+
+ssize_t weft_recv(int fd, void *buf, size_t len, int flags, int64_t deadline)
+{
+    return recv_common(fd, buf, len, flags, NULL, NULL, deadline);
+}
+
+ssize_t weft_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr,
+                      socklen_t *alen, int64_t deadline)
+{
+    return recv_common(fd, buf, len, flags, addr, alen, deadline);
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+/* Writes all of iov (advancing the caller's copy) or fails. */
+static ssize_t write_all(weft__task *t, int fd, weft__pfd *r, struct iovec *v, int cnt, int flags,
+                         int64_t deadline)
+{
+    ssize_t total = 0;
+    int i = 0;
+    while (i < cnt && v[i].iov_len == 0)
+        i++;
+    while (i < cnt) {
+        ssize_t n;
+        if (r->kind & K_SOCK) {
+            struct msghdr m;
+            memset(&m, 0, sizeof m);
+            m.msg_iov = v + i;
+            m.msg_iovlen = (size_t)(cnt - i);
+            n = cnt - i == 1 ? send(fd, v[i].iov_base, v[i].iov_len, flags | MSG_NOSIGNAL)
+                             : sendmsg(fd, &m, flags | MSG_NOSIGNAL);
+        } else {
+            n = cnt - i == 1 ? write(fd, v[i].iov_base, v[i].iov_len) : writev(fd, v + i, cnt - i);
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                if (weft__io_wait(t, fd, r, WEFT__WR, deadline) != 0)
+                    return -1;
+                continue;
+            }
+            if (errno == EPIPE && !(r->kind & K_SOCK))
+                eat_sigpipe();
+            return -1;
+        }
+        total += n;
+        while (i < cnt && (size_t)n >= v[i].iov_len)
+            n -= (ssize_t)v[i++].iov_len;
+        if (i < cnt) {
+            v[i].iov_base = (char *)v[i].iov_base + n;
+            v[i].iov_len -= (size_t)n;
+        }
+    }
+    return total;
+}
+
+ssize_t weft_write(int fd, const void *buf, size_t len, int64_t deadline)
+{
+    weft__task *t;
+    weft__pfd *r;
+    if (weft__io_enter(fd, &t, &r) != 0)
+        return -1;
+    struct iovec v = {(void *)buf, len};
+    if (unlikely(r->kind & K_FILE))
+        return file_io(t, fd, 1, &v, 1);
+    if (len > SSIZE_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    return write_all(t, fd, r, &v, 1, 0, deadline);
+}
+
+ssize_t weft_send(int fd, const void *buf, size_t len, int flags, int64_t deadline)
+{
+    weft__task *t;
+    weft__pfd *r;
+    if (weft__io_enter(fd, &t, &r) != 0)
+        return -1;
+    if (!(r->kind & K_SOCK)) {
+        errno = ENOTSOCK;
+        return -1;
+    }
+    if (len > SSIZE_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct iovec v = {(void *)buf, len};
+    return write_all(t, fd, r, &v, 1, flags & ~MSG_DONTWAIT, deadline);
+}
+
+ssize_t weft_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline)
+{
+    weft__task *t;
+    weft__pfd *r;
+    if (weft__io_enter(fd, &t, &r) != 0)
+        return -1;
+    if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt && !iov)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (unlikely(r->kind & K_FILE))
+        return file_io(t, fd, 1, iov, iovcnt);
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > SSIZE_MAX - total) {
+            errno = EINVAL;
+            return -1;
+        }
+        total += iov[i].iov_len;
+    }
+    struct iovec small[16], *v = small;
+    if (iovcnt > 16 && !(v = malloc((size_t)iovcnt * sizeof *v))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memcpy(v, iov, (size_t)iovcnt * sizeof *v);
+    ssize_t n = write_all(t, fd, r, v, iovcnt, 0, deadline);
+    if (v != small) {
+        int e = errno;
+        free(v);
+        errno = e;
+    }
+    return n;
+}
+
+ssize_t weft_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr,
+                    socklen_t alen, int64_t deadline)
+{
+    weft__task *t;
+    weft__pfd *r;
+    if (weft__io_enter(fd, &t, &r) != 0)
+        return -1;
+    for (;;) {
+        ssize_t n = sendto(fd, buf, len, flags | MSG_DONTWAIT | MSG_NOSIGNAL, addr, alen);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            return -1;
+        if (weft__io_wait(t, fd, r, WEFT__WR, deadline) != 0)
+            return -1;
+    }
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+int weft_accept(int fd, struct sockaddr *addr, socklen_t *alen, int64_t deadline)
+{
+    weft__task *t;
+    weft__pfd *r;
+    if (weft__io_enter(fd, &t, &r) != 0)
+        return -1;
+    for (;;) {
+        if (r->rdready || weft__expired(deadline)) {
+            int c = accept4(fd, addr, alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (c >= 0) {
+                weft__io_fresh(weft__sched_cur, c, r->kind & (K_SOCK | K_STREAM));
+                return c;
+            }
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN)
+                return -1; /* EMFILE, ENFILE, ...: rdready stays, the next call tries */
+            r->rdready = 0;
+        }
+        if (weft__io_wait(t, fd, r, WEFT__RD, deadline) != 0)
+            return -1;
+    }
+}
+
+int weft_connect(int fd, const struct sockaddr *addr, socklen_t alen, int64_t deadline)
+{
+    weft__task *t;
+    weft__pfd *r;
+    if (weft__io_enter(fd, &t, &r) != 0)
+        return -1;
+    if (!(r->kind & K_SOCK)) {
+        errno = ENOTSOCK;
+        return -1;
+    }
+    if (connect(fd, addr, alen) == 0)
+        return 0;
+    if (errno != EINPROGRESS && errno != EINTR)
+        return -1;
+    for (;;) {
+        if (weft__io_wait(t, fd, r, WEFT__WR, deadline) != 0)
+            return -1;
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            return -1;
+        if (err) {
+            errno = err;
+            return -1;
+        }
+        /* Writable and no error: connected, unless the edge was stale. */
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0)
+            return 0;
+        if (errno != ENOTCONN)
+            return -1;
+    }
+}
+
+int weft_close(int fd)
+{
+    weft__sched *s = weft__sched_cur;
+    if (s && s->poller)
+        weft__poll_forget(s->poller, fd);
+    return close(fd);
+}
+
+const char *weft_backend(void)
+{
+    weft__sched *s = weft__sched_cur;
+    if (s && s->poller)
+        return s->poller->ops->name;
+    return weft__poll_default();
+}

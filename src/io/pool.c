@@ -1,0 +1,285 @@
+/* The worker pool, the only hidden threads of weft: started lazily by the
+ * first weft_offload, at most WEFT_WORKERS (default 4) threads that take
+ * jobs from one locked queue. A job lives on the stack of the task that
+ * waits for it; the worker runs it and posts the task's wake-up to that
+ * task's poller. The workers are told to stop and are joined at exit, so
+ * that leak checkers see no thread left behind.
+ *
+ * Also here: futures, the bridge from callbacks on any thread. */
+#include "io/io.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct job {
+    struct job *next;
+    weft_fn fn;
+    void *arg;
+    void *result;
+    weft__poller *p;
+    weft__post post;
+    atomic_int done;
+} job;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static job *qhead, *qtail;
+static pthread_t threads[64];
+static int nthreads, nidle, stopping, registered, maxw;
+
+static void *worker(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&mu);
+    for (;;) {
+        while (!qhead && !stopping) {
+            nidle++;
+            pthread_cond_wait(&cv, &mu);
+            nidle--;
+        }
+        if (!qhead)
+            break;
+        job *j = qhead;
+        qhead = j->next;
+        if (!qhead)
+            qtail = NULL;
+        pthread_mutex_unlock(&mu);
+        j->result = j->fn(j->arg);
+        atomic_store(&j->done, 1);
+        /* After this the job may be gone (its task woke and returned). */
+        weft__poll_post(j->p, &j->post);
+        pthread_mutex_lock(&mu);
+    }
+    pthread_mutex_unlock(&mu);
+    return NULL;
+}
+
+static void stop_pool(void)
+{
+    pthread_mutex_lock(&mu);
+    stopping = 1;
+    pthread_cond_broadcast(&cv);
+    int n = nthreads;
+    pthread_mutex_unlock(&mu);
+    for (int i = 0; i < n; i++)
+        pthread_join(threads[i], NULL);
+    pthread_mutex_lock(&mu);
+    nthreads = 0;
+    stopping = 0;
+    pthread_mutex_unlock(&mu);
+}
+
+static int max_workers(void)
+{
+    if (!maxw) {
+        const char *e = getenv("WEFT_WORKERS");
+        int n = e ? atoi(e) : 4;
+        maxw = n < 1 ? 1 : n > 64 ? 64 : n;
+    }
+    return maxw;
+}
+
+/* Queues j, starting a worker when none is idle. -1 with errno EAGAIN when
+ * there is no worker and none can start. */
+static int submit(job *j)
+{
+    pthread_mutex_lock(&mu);
+    if (!registered) {
+        atexit(stop_pool);
+        registered = 1;
+    }
+    if (nidle == 0 && nthreads < max_workers()) {
+        /* Workers block every signal: signals are the program's business. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int rc = pthread_create(&threads[nthreads], NULL, worker, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rc == 0)
+            nthreads++;
+        else if (nthreads == 0) {
+            pthread_mutex_unlock(&mu);
+            errno = EAGAIN;
+            return -1;
+        }
+    }
+    j->next = NULL;
+    if (qtail)
+        qtail->next = j;
+    else
+        qhead = j;
+    qtail = j;
+    pthread_cond_signal(&cv);
+    pthread_mutex_unlock(&mu);
+    return 0;
+}
+
+int weft__offload(weft__task *t, weft_fn fn, void *arg, void **result)
+{
+    weft__sched *s = weft__sched_cur;
+    weft__poller *p = s->poller ? s->poller : weft__idle_poller(s);
+    if (!p)
+        return -1;
+    job j;
+    memset(&j, 0, sizeof j);
+    j.fn = fn;
+    j.arg = arg;
+    j.p = p;
+    j.post.waiter = t;
+    atomic_init(&j.done, 0);
+    if (submit(&j) != 0)
+        return -1;
+    /* The job uses this stack: wait for it whatever happens. */
+    uint8_t nocancel = t->nocancel;
+    t->nocancel = 1;
+    s->external++;
+    while (!atomic_load(&j.done) || j.post.queued) {
+        t->nwaiters = 0;
+        weft__park(t, -1, "offload", NULL);
+    }
+    s->external--;
+    t->nocancel = nocancel;
+    if (result)
+        *result = j.result;
+    return 0;
+}
+
+int weft_offload(weft_fn fn, void *arg, void **result)
+{
+    if (!fn) {
+        errno = EINVAL;
+        return -1;
+    }
+    weft__sched *s = weft__sched_cur;
+    if (!s || !s->current) {
+        /* No task to park: the calling thread is the worker. */
+        void *r = fn(arg);
+        if (result)
+            *result = r;
+        return 0;
+    }
+    weft__task *t;
+    if (weft__enter(&t) != 0)
+        return -1;
+    return weft__offload(t, fn, arg, result);
+}
+
+/* ---- futures ------------------------------------------------------------ */
+
+struct weft_future {
+    pthread_mutex_t mu;
+    int done;
+    void *value;
+    weft__task *waiter;
+    weft__poller *p;
+    weft__post post;
+};
+
+weft_future *weft_future_new(void)
+{
+    weft_future *f = calloc(1, sizeof *f);
+    if (!f) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    pthread_mutex_init(&f->mu, NULL);
+    return f;
+}
+
+int weft_future_complete(weft_future *f, void *value)
+{
+    if (!f) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_mutex_lock(&f->mu);
+    if (f->done) {
+        pthread_mutex_unlock(&f->mu);
+        errno = EALREADY;
+        return -1;
+    }
+    f->done = 1;
+    f->value = value;
+    /* Posted under the future's lock: the waiter cannot leave (and its
+     * poller cannot go) before the post is in. */
+    if (f->waiter && !f->post.queued)
+        weft__poll_post(f->p, &f->post);
+    pthread_mutex_unlock(&f->mu);
+    return 0;
+}
+
+int weft_future_wait(weft_future *f, void **value, int64_t deadline)
+{
+    weft__task *t;
+    if (weft__enter(&t) != 0)
+        return -1;
+    if (!f) {
+        errno = EINVAL;
+        return -1;
+    }
+    weft__sched *s = weft__sched_cur;
+    weft__poller *p = s->poller ? s->poller : weft__idle_poller(s);
+    if (!p)
+        return -1;
+    pthread_mutex_lock(&f->mu);
+    if (f->waiter) {
+        pthread_mutex_unlock(&f->mu);
+        errno = EBUSY;
+        return -1;
+    }
+    int why = 0;
+    while (!f->done) {
+        if (weft__expired(deadline)) {
+            why = ETIMEDOUT;
+            break;
+        }
+        f->waiter = t;
+        f->p = p;
+        f->post.waiter = t;
+        pthread_mutex_unlock(&f->mu);
+        s->external++;
+        t->nwaiters = 0;
+        why = weft__park(t, deadline, "future", f);
+        s->external--;
+        pthread_mutex_lock(&f->mu);
+        f->waiter = NULL;
+        if (f->post.queued)
+            weft__poll_unpost(p, &f->post);
+        if (why)
+            break;
+    }
+    if (f->done) {
+        if (value)
+            *value = f->value;
+        pthread_mutex_unlock(&f->mu);
+        return 0;
+    }
+    pthread_mutex_unlock(&f->mu);
+    errno = why;
+    return -1;
+}
+
+int weft_future_done(weft_future *f)
+{
+    if (!f) {
+        errno = EINVAL;
+        return -1;
+    }
+    pthread_mutex_lock(&f->mu);
+    int d = f->done;
+    pthread_mutex_unlock(&f->mu);
+    return d;
+}
+
+void weft_future_free(weft_future *f)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->mu);
+    pthread_mutex_unlock(&f->mu);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}

@@ -1,0 +1,67 @@
+/* Helpers of the io tests: the backend each run uses, fd counting, and
+ * small servers. WEFT_BACKEND=epoll or io_uring in the environment picks
+ * the backend the whole suite runs on (CI runs it once with each); a test
+ * asked for io_uring where it cannot run skips. Under valgrind and qemu,
+ * which do not model io_uring, epoll is forced. */
+#ifndef WEFT_TEST_IO_UTIL_H
+#define WEFT_TEST_IO_UTIL_H
+
+#include "check.h"
+#include "weft.h"
+
+#include <dirent.h>
+#include <sys/resource.h>
+
+static inline void io_test_init(void)
+{
+    const char *want = getenv("WEFT_BACKEND");
+    if (test_under_is("valgrind") || test_under_is("qemu")) {
+        if (want && strcmp(want, "io_uring") == 0)
+            test_skip("io_uring is not modelled under valgrind or qemu");
+        setenv("WEFT_BACKEND", "epoll", 1);
+        want = "epoll";
+    }
+    const char *got = weft_backend();
+    printf("backend: %s\n", got);
+    if (want && (strcmp(want, "epoll") == 0 || strcmp(want, "io_uring") == 0) &&
+        strcmp(want, got) != 0)
+        test_skip("the requested backend is not available here");
+}
+
+static inline int io_slow_tool(void)
+{
+    return test_under_is("valgrind") || test_under_is("qemu") || test_under_is("asan");
+}
+
+static inline int io_count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory's own fd */
+}
+
+/* Raises RLIMIT_NOFILE to its hard limit; returns the new soft limit. */
+static inline long io_raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return -1;
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    return (long)rl.rlim_cur;
+}
+
+static inline int64_t ms_from_now(int64_t ms)
+{
+    return weft_now() + ms * 1000000;
+}
+
+#endif
