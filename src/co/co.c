@@ -21,9 +21,6 @@
 
 __thread weft__thread weft__th __attribute__((tls_model("initial-exec")));
 
-/* A shared coroutine is one heap block of this size (a 256-byte malloc
- * chunk); what the object leaves free holds small images inline. */
-#define SHARED_BLOCK 248
 /* Headroom for the frames a coroutine pushes between deciding to switch
  * and switching, when it must guess its own image size. */
 #define FRAME_SLACK 2048
@@ -172,9 +169,9 @@ static inline int on_same_shared(const weft_co *a, const weft_co *b)
 static void evict(weft_co *o, weft__shared *s)
 {
     size_t len = (size_t)(s->hi - frames_lo(o));
-    if (!weft__image_fits(&o->u.sh.image, len, o->inl_cap))
+    if (!weft__image_fits(&o->u.sh.image, len, WEFT_INL_CAP))
         weft__co_die(o, "shared stack image larger than reserved");
-    weft__image_save(&o->u.sh.image, frames_lo(o), s->hi, weft__co_inl(o), o->inl_cap);
+    weft__image_save(&o->u.sh.image, frames_lo(o), s->hi, weft__co_inl(o), WEFT_INL_CAP);
 }
 
 /* A value yielded or returned to a resumer whose frames are not on its
@@ -204,7 +201,7 @@ static void claim(weft_co *to)
         evict(o, s);
     /* Under ASan an unowned stack is poisoned whole (see landed). */
     weft__tools_stack_reset(s->lo, (size_t)(s->hi - s->lo));
-    weft__image_restore(&to->u.sh.image, s->hi, weft__co_inl(to), to->inl_cap);
+    weft__image_restore(&to->u.sh.image, s->hi, weft__co_inl(to), WEFT_INL_CAP);
     s->owner = to;
     if (pending_slot) {
         *pending_slot = pending_val;
@@ -227,9 +224,9 @@ static void landed(weft_co *self)
     weft__tools_switch_finish(self->asan_fake, &old_lo, &old_size);
     /* The very first arrival on a thread comes from the thread's own
      * stack: that is how its bounds become known. */
-    if (weft__th.root.lo == NULL) {
-        weft__th.root.lo = (char *)old_lo;
-        weft__th.root.hi = (char *)old_lo + old_size;
+    if (weft__th.root_lo == NULL) {
+        weft__th.root_lo = (char *)old_lo;
+        weft__th.root_hi = (char *)old_lo + old_size;
     }
     /* A shared coroutine that left its stack is saved at once and the
      * stack poisoned, so that a pointer into its frames used while it is
@@ -250,8 +247,12 @@ static void *raw_switch(weft_co *from, weft_co *to, void *val)
 {
     if (weft__tools_asan) {
         leaving = from;
-        weft__tools_switch_start(from->state == ST_DEAD ? NULL : &from->asan_fake, to->lo,
-                                 (size_t)(to->hi - to->lo));
+        {
+            char *lo = to == &weft__th.root ? weft__th.root_lo : weft__co_lo(to);
+            char *hi = to == &weft__th.root ? weft__th.root_hi : weft__co_hi(to);
+            weft__tools_switch_start(from->state == ST_DEAD ? NULL : &from->asan_fake, lo,
+                                     (size_t)(hi - lo));
+        }
     }
     void *v = weft__ctx_switch(&from->sp, to->sp, val);
     landed(from);
@@ -286,10 +287,8 @@ static int scratch_ready(void)
     sc->state = ST_ACTIVE;
     sc->kind = WEFT_STACK_PRIVATE;
     sc->slow = (uint8_t)weft__tools_asan;
-    sc->lo = weft__stack_lo(&st);
-    sc->hi = (char *)sc;
     sc->u.stack = st;
-    sc->sp = weft__ctx_make(sc, scratch_main, sc);
+    sc->sp = weft__ctx_make(weft__co_hi(sc), scratch_main, sc);
     weft__th.scratch = sc;
     return 0;
 }
@@ -304,7 +303,7 @@ static int reserve_running(weft_co *from)
     weft__shared *s = from->u.sh.on;
     char *here = (char *)__builtin_frame_address(0) - FRAME_SLACK;
     size_t len = (size_t)(s->hi - (here < s->lo ? s->lo : here));
-    return weft__image_reserve(&from->u.sh.image, len, from->inl_cap);
+    return weft__image_reserve(&from->u.sh.image, len, WEFT_INL_CAP);
 }
 
 static int prepare(weft_co *from, weft_co *to)
@@ -321,7 +320,7 @@ static int prepare(weft_co *from, weft_co *to)
         return 0;
     if (o == from)
         return scratch_ready() != 0 || reserve_running(from) != 0 ? -1 : 0;
-    return weft__image_reserve(&o->u.sh.image, (size_t)(s->hi - frames_lo(o)), o->inl_cap);
+    return weft__image_reserve(&o->u.sh.image, (size_t)(s->hi - frames_lo(o)), WEFT_INL_CAP);
 }
 
 static __attribute__((noinline)) void *switch_slow(weft_co *from, weft_co *to, void *val)
@@ -411,7 +410,7 @@ static int copy_name(weft_co *co, const char *name)
     if (name == NULL || name[0] == '\0')
         return 0;
     size_t n = strnlen(name, WEFT_NAME_MAX);
-    char *buf = co->kind == WEFT_STACK_PRIVATE ? co->hi : malloc(n + 1);
+    char *buf = co->kind == WEFT_STACK_PRIVATE ? weft__co_hi(co) : malloc(n + 1);
     if (buf == NULL)
         return -1;
     memcpy(buf, name, n);
@@ -431,10 +430,11 @@ static int image_push_context(weft_co *co, void (*fn)(void *, void *))
     weft__image *im = &co->u.sh.image;
     /* Contexts are position-independent: lay this one 16-aligned below the
      * frames, as weft__ctx_make would have on the stack itself. */
-    char *frames = co->hi - im->len;
+    char *hi = weft__co_hi(co);
+    char *frames = hi - im->len;
     char *top = (char *)((uintptr_t)(frames - 16) & ~(uintptr_t)15);
     char *sp = top - (ctx_top - ctx_sp);
-    size_t len = (size_t)(co->hi - (sp - WEFT_ARCH_BELOW_SP));
+    size_t len = (size_t)(hi - (sp - WEFT_ARCH_BELOW_SP));
     char *buf = malloc(len);
     if (buf == NULL)
         return -1;
@@ -442,12 +442,12 @@ static int image_push_context(weft_co *co, void (*fn)(void *, void *))
     memcpy(buf, ctx_sp - WEFT_ARCH_BELOW_SP, ctx_len);
     /* Restored before the reserve: a larger heap part replaces the old
      * one without copying it. */
-    weft__image_restore(im, buf + len, weft__co_inl(co), co->inl_cap);
-    if (weft__image_reserve(im, len, co->inl_cap) != 0) {
+    weft__image_restore(im, buf + len, weft__co_inl(co), WEFT_INL_CAP);
+    if (weft__image_reserve(im, len, WEFT_INL_CAP) != 0) {
         free(buf);
         return -1;
     }
-    weft__image_save(im, buf, buf + len, weft__co_inl(co), co->inl_cap);
+    weft__image_save(im, buf, buf + len, weft__co_inl(co), WEFT_INL_CAP);
     free(buf);
     co->sp = sp;
     return 0;
@@ -479,11 +479,8 @@ static weft_co *new_private(size_t size)
     uintptr_t top = (uintptr_t)weft__stack_hi(&st) - sizeof(weft_co);
     weft_co *co = (weft_co *)(top & ~(uintptr_t)63);
     co->kind = WEFT_STACK_PRIVATE;
-    co->lo = weft__stack_lo(&st);
-    co->hi = (char *)co - (WEFT_NAME_MAX + 1); /* the name's room; 16-aligned */
-    co->inl_cap = 0;
     co->u.stack = st;
-    co->sp = weft__ctx_make(co->hi, co_main, co);
+    co->sp = weft__ctx_make(weft__co_hi(co), co_main, co);
     return co;
 }
 
@@ -493,16 +490,13 @@ static weft_co *new_shared(size_t size)
     weft__shared *s = weft__shared_pick(size, cur->kind == WEFT_STACK_SHARED ? cur->u.sh.on : NULL);
     if (s == NULL)
         return NULL;
-    weft_co *co = malloc(SHARED_BLOCK);
+    weft_co *co = malloc(WEFT_SHARED_BLOCK);
     if (co == NULL) {
         weft__shared_drop(s);
         errno = ENOMEM;
         return NULL;
     }
     co->kind = WEFT_STACK_SHARED;
-    co->lo = s->lo;
-    co->hi = s->hi;
-    co->inl_cap = SHARED_BLOCK - sizeof(weft_co);
     co->u.sh.on = s;
     co->u.sh.image = (weft__image){.ext = NULL, .len = 0, .ext_cap = 0};
     co->sp = s->hi;
@@ -517,7 +511,7 @@ static weft_co *new_shared(size_t size)
     return co;
 }
 
-static void release(weft_co *co)
+static __attribute__((noinline)) void release(weft_co *co)
 {
     co->state = ST_FREED;
     if (co->kind == WEFT_STACK_SHARED) {

@@ -36,8 +36,6 @@ struct weft_co {
     uint32_t id;
     void **out_slot; /* where its next yield or its return value goes: the
                         `out` of the send that resumed it (may be NULL) */
-    char *lo;        /* lowest usable byte of the stack it runs on */
-    char *hi;        /* where its frames start (top of its stack) */
     weft_fn fn;
     void *arg;
     void *asan_fake; /* ASan's fake stack while suspended */
@@ -45,7 +43,6 @@ struct weft_co {
     void *task_data;     /* the scheduler's record of a task */
     char *name;          /* NULL when unnamed */
     uint32_t stack_size; /* usable bytes, as reported */
-    uint32_t inl_cap;    /* bytes of inline image storage (shared) */
     union {
         weft__stack stack; /* private: its mapping */
         struct {
@@ -56,10 +53,32 @@ struct weft_co {
     /* shared: inline image storage follows the object (co_inl) */
 };
 
+/* A shared coroutine is one heap block of this size (a 256-byte malloc
+ * chunk); what the object leaves free holds the top of its frames. */
+#define WEFT_SHARED_BLOCK 248
+#define WEFT_INL_CAP ((uint32_t)(WEFT_SHARED_BLOCK - sizeof(weft_co)))
+
 /* The inline image storage of a shared coroutine, right after the object. */
 static inline char *weft__co_inl(weft_co *co)
 {
     return (char *)(co + 1);
+}
+
+/* Where a coroutine's frames start: the top of its stack (below the room
+ * for its name, for a private one). Not for the thread's root. */
+static inline char *weft__co_hi(const weft_co *co)
+{
+    if (co->kind == WEFT_STACK_SHARED)
+        return co->u.sh.on->hi;
+    return (char *)co - (WEFT_NAME_MAX + 1);
+}
+
+/* The lowest usable byte of the stack a coroutine runs on. */
+static inline char *weft__co_lo(const weft_co *co)
+{
+    if (co->kind == WEFT_STACK_SHARED)
+        return co->u.sh.on->lo;
+    return weft__stack_lo(&co->u.stack);
 }
 
 /* Per-thread state. cur is NULL until the thread first uses weft; then it
@@ -67,7 +86,8 @@ static inline char *weft__co_inl(weft_co *co)
 typedef struct weft__thread {
     weft_co *cur;
     weft_co root;
-    weft_co *scratch; /* copies frames between coroutines of one shared stack */
+    weft_co *scratch;        /* copies frames between coroutines of one shared stack */
+    char *root_lo, *root_hi; /* the thread's own stack, once ASan told us */
 } weft__thread;
 
 extern __thread weft__thread weft__th __attribute__((tls_model("initial-exec")));

@@ -61,9 +61,9 @@ static __attribute__((noreturn)) void report(const weft_co *co)
 
 static int is_overflow(const weft_co *co, uintptr_t addr, uintptr_t sp)
 {
-    uintptr_t lo = (uintptr_t)co->lo;
-    if (co->lo == NULL || co == &weft__th.root)
+    if (co == &weft__th.root)
         return 0;
+    uintptr_t lo = (uintptr_t)weft__co_lo(co);
     if (addr < lo && addr >= lo - weft__guard_size())
         return 1; /* in the guard */
     /* The stack pointer went below the stack and the fault is near it. */
