@@ -72,6 +72,15 @@ static void stop_pool(void)
     pthread_mutex_unlock(&mu);
 }
 
+/* A child of fork has none of the workers: it starts its own. */
+static void after_fork_child(void)
+{
+    pthread_mutex_init(&mu, NULL);
+    pthread_cond_init(&cv, NULL);
+    qhead = qtail = NULL;
+    nthreads = nidle = stopping = 0;
+}
+
 static int max_workers(void)
 {
     if (!maxw) {
@@ -89,6 +98,7 @@ static int submit(job *j)
     pthread_mutex_lock(&mu);
     if (!registered) {
         atexit(stop_pool);
+        pthread_atfork(NULL, NULL, after_fork_child);
         registered = 1;
     }
     if (nidle == 0 && nthreads < max_workers()) {
