@@ -4,8 +4,10 @@
  *
  *   epoll.c  each fd registered once, edge-triggered, for
  *            EPOLLIN|EPOLLOUT|EPOLLRDHUP, and kept until it is forgotten;
- *   uring.c  io_uring through liburing, one-shot IORING_OP_POLL_ADD per
- *            wait, submitted by the same io_uring_enter that sleeps.
+ *   uring.c  io_uring through liburing: one multishot IORING_OP_POLL_ADD
+ *            per fd, armed on the first wait and kept (one-shot polls per
+ *            wait on kernels without multishot), submitted by the same
+ *            io_uring_enter that sleeps.
  *
  * Both deliver the same thing: "fd is ready for reading (or writing)", so
  * that the io layer above has one readiness model. The poller knows
@@ -27,8 +29,8 @@ enum { WEFT__RD = 0, WEFT__WR = 1 };
 typedef struct weft__pfd {
     void *w[2];       /* the reader and writer waiting, or NULL */
     uint32_t gen[2];  /* io_uring: generation of the poll in flight */
-    uint8_t reg;      /* epoll: added to the set */
-    uint8_t armed[2]; /* io_uring: a poll is in flight */
+    uint8_t reg;      /* epoll: added to the set; io_uring: multishot armed */
+    uint8_t armed[2]; /* io_uring: a poll is in flight ([0]: the multishot) */
     uint8_t rdready;  /* an edge said readable and no read said empty */
     uint8_t kind;     /* the io layer's: 0 unknown, else its own kinds */
     uint8_t nonblock; /* the io layer set O_NONBLOCK (or found it) */

@@ -1,20 +1,25 @@
-/* The io_uring backend, through liburing. A task that waits on an fd adds
- * one one-shot IORING_OP_POLL_ADD; it goes to the kernel with the next
- * io_uring_enter, the same system call that sleeps, so that arming a wait
- * costs no system call of its own. One-shot rather than multishot because
- * a poll in flight holds a reference to the file: a poll left armed on an
- * idle connection would keep the socket open after close(). A waiter that
- * leaves early (deadline, cancellation) removes its poll at once.
+/* The io_uring backend, through liburing. The first wait on an fd adds
+ * one multishot IORING_OP_POLL_ADD for POLLIN|POLLOUT|POLLRDHUP, which
+ * stays armed, like epoll's registration, and posts a completion per
+ * wake-up of the fd: the same edges as epoll, with no system call of its
+ * own (it goes to the kernel with the next io_uring_enter, the one that
+ * sleeps). A poll in flight holds a reference to the file, so weft_close
+ * (weft__poll_forget) removes it, at once, before the fd is closed.
  *
- * user_data: generation << 32 | fd << 1 | direction. Each arm and each
- * removal bumps the generation of its fd and direction, so a completion of
- * an older poll (already removed, or of a closed fd whose number came
- * back) is recognised and dropped. */
+ * Kernels before 5.13 have no multishot poll: the first one fails with
+ * EINVAL and the backend falls back to one one-shot poll per wait, which a
+ * waiter that leaves early (deadline, cancellation) cancels at once.
+ *
+ * user_data: generation << 32 | fd << 2 | kind (0 one-shot read, 1
+ * one-shot write, 2 multishot). Each arm and each removal bumps the
+ * generation, so a completion of an older poll (removed, or of a closed
+ * fd whose number came back) is recognised and dropped. */
 #include "poll/poll.h"
 
 #include <errno.h>
 #include <liburing.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -26,6 +31,9 @@ typedef struct uring_state {
     struct io_uring ring;
     int evfd_armed;
 } uring_state;
+
+/* Multishot polls work on this kernel (cleared on the first EINVAL). */
+static atomic_int multishot = 1;
 
 static struct io_uring_sqe *get_sqe(struct io_uring *ring)
 {
@@ -57,7 +65,23 @@ static int ur_init(weft__poller *p)
     uring_state *u = calloc(1, sizeof *u);
     if (!u)
         return -1;
-    int rc = io_uring_queue_init(ENTRIES, &u->ring, 0);
+    /* For tests of the fallback: WEFT_URING_ONESHOT=1 acts as a kernel
+     * without multishot polls. */
+    const char *os = getenv("WEFT_URING_ONESHOT");
+    if (os && *os == '1')
+        atomic_store_explicit(&multishot, 0, memory_order_relaxed);
+    /* Completions are reaped only in io_uring_enter, by this thread:
+     * deferred task work (6.1) runs the poll wake-ups there, in a batch,
+     * instead of interrupting the thread at each one; older kernels get
+     * cooperative task work (5.19), or none. */
+    static const unsigned flags[] = {
+        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+        IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+        0,
+    };
+    int rc = -EINVAL;
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0] && rc == -EINVAL; i++)
+        rc = io_uring_queue_init(ENTRIES, &u->ring, flags[i]);
     if (rc < 0) {
         free(u);
         errno = -rc;
@@ -80,46 +104,71 @@ static void ur_fini(weft__poller *p)
     free(u);
 }
 
-static inline uint64_t ud_of(int fd, weft__pfd *r, int dir)
+enum { MULTI = 2 };
+
+static inline uint64_t ud_of(int fd, weft__pfd *r, int kind)
 {
-    return (uint64_t)r->gen[dir] << 32 | (uint64_t)(uint32_t)fd << 1 | (uint64_t)dir;
+    uint32_t gen = r->gen[kind == MULTI ? 0 : kind];
+    return (uint64_t)gen << 32 | (uint64_t)(uint32_t)fd << 2 | (uint64_t)kind;
 }
 
 static int ur_arm(weft__poller *p, int fd, weft__pfd *r, int dir)
 {
-    if (r->armed[dir])
-        return 0; /* the poll of an earlier wait is still in flight */
     uring_state *u = p->be;
+    int multi = atomic_load_explicit(&multishot, memory_order_relaxed);
+    int slot = multi ? 0 : dir;
+    if (r->armed[slot])
+        return 0; /* the multishot poll, or the one-shot of an earlier wait */
     struct io_uring_sqe *sqe = get_sqe(&u->ring);
     if (!sqe)
         return -1;
-    r->gen[dir]++;
-    io_uring_prep_poll_add(sqe, fd, dir == WEFT__RD ? POLLIN | POLLRDHUP : POLLOUT);
-    io_uring_sqe_set_data64(sqe, ud_of(fd, r, dir));
-    r->armed[dir] = 1;
+    r->gen[slot]++;
+    if (multi) {
+        io_uring_prep_poll_multishot(sqe, fd, POLLIN | POLLOUT | POLLRDHUP);
+        io_uring_sqe_set_data64(sqe, ud_of(fd, r, MULTI));
+        r->reg = 1;
+    } else {
+        io_uring_prep_poll_add(sqe, fd, dir == WEFT__RD ? POLLIN | POLLRDHUP : POLLOUT);
+        io_uring_sqe_set_data64(sqe, ud_of(fd, r, dir));
+    }
+    r->armed[slot] = 1;
     return 0;
 }
 
-static void ur_disarm(weft__poller *p, int fd, weft__pfd *r, int dir)
+static void remove_poll(weft__poller *p, int fd, weft__pfd *r, int slot, int kind)
 {
-    if (!r->armed[dir])
+    if (!r->armed[slot])
         return;
     uring_state *u = p->be;
     struct io_uring_sqe *sqe = get_sqe(&u->ring);
     if (sqe) {
-        io_uring_prep_poll_remove(sqe, ud_of(fd, r, dir));
+        /* A cancellation, not IORING_OP_POLL_REMOVE: with deferred task
+         * work a poll whose wake-up is pending refuses removal (EALREADY)
+         * and stays armed, while a cancellation always takes. */
+        io_uring_prep_cancel64(sqe, ud_of(fd, r, kind), 0);
         io_uring_sqe_set_data64(sqe, REMOVE_TAG);
-        /* Now, so that a close() that follows really closes the file. */
-        io_uring_submit(&u->ring);
+        /* Now, and with the task work that drops the poll's reference
+         * to the file, so that a close() that follows really closes it. */
+        io_uring_submit_and_get_events(&u->ring);
     }
-    r->armed[dir] = 0;
-    r->gen[dir]++;
+    r->armed[slot] = 0;
+    r->gen[slot]++;
+}
+
+static void ur_disarm(weft__poller *p, int fd, weft__pfd *r, int dir)
+{
+    if (!r->reg) /* a multishot poll stays; a one-shot one goes */
+        remove_poll(p, fd, r, dir, dir);
 }
 
 static void ur_forget(weft__poller *p, int fd, weft__pfd *r)
 {
-    ur_disarm(p, fd, r, WEFT__RD);
-    ur_disarm(p, fd, r, WEFT__WR);
+    if (r->reg) {
+        remove_poll(p, fd, r, 0, MULTI);
+    } else {
+        remove_poll(p, fd, r, WEFT__RD, WEFT__RD);
+        remove_poll(p, fd, r, WEFT__WR, WEFT__WR);
+    }
 }
 
 static int handle(weft__poller *p, uring_state *u, struct io_uring_cqe *cqe)
@@ -133,13 +182,32 @@ static int handle(weft__poller *p, uring_state *u, struct io_uring_cqe *cqe)
         arm_evfd(p, u);
         return n;
     }
-    int fd = (int)((d & 0xffffffffu) >> 1);
-    int dir = (int)(d & 1);
+    int fd = (int)((d & 0xffffffffu) >> 2);
+    int kind = (int)(d & 3);
+    int slot = kind == MULTI ? 0 : kind;
     weft__pfd *r = weft__poll_fd_peek(p, fd);
-    if (!r || !r->armed[dir] || r->gen[dir] != (uint32_t)(d >> 32))
+    if (!r || !r->armed[slot] || r->gen[slot] != (uint32_t)(d >> 32))
         return 0; /* stale */
-    r->armed[dir] = 0;
-    return weft__poll_ready(p, r, dir);
+    if (kind != MULTI) {
+        r->armed[slot] = 0;
+        return weft__poll_ready(p, r, kind);
+    }
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        /* The multishot poll ended (error, or no multishot here): the
+         * next wait arms again. */
+        r->armed[0] = 0;
+        r->reg = 0;
+        r->gen[0]++;
+        if (cqe->res == -EINVAL)
+            atomic_store_explicit(&multishot, 0, memory_order_relaxed);
+    }
+    int ev = cqe->res < 0 ? POLLERR : cqe->res;
+    int n = 0;
+    if (ev & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))
+        n += weft__poll_ready(p, r, WEFT__RD);
+    if (ev & (POLLOUT | POLLHUP | POLLERR))
+        n += weft__poll_ready(p, r, WEFT__WR);
+    return n;
 }
 
 static int ur_wait(weft__poller *p, int64_t deadline)
@@ -148,7 +216,9 @@ static int ur_wait(weft__poller *p, int64_t deadline)
     struct io_uring_cqe *cqe = NULL;
     int rc;
     if (deadline == 0) {
-        rc = io_uring_submit(&u->ring);
+        /* Enters the kernel even with nothing to submit, so that deferred
+         * task work runs. */
+        rc = io_uring_submit_and_get_events(&u->ring);
     } else if (deadline < 0) {
         rc = io_uring_submit_and_wait(&u->ring, 1);
     } else {
