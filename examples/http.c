@@ -1,7 +1,8 @@
 /* An HTTP/1.1 server with keep-alive: one task per connection, plain
  * sequential code; GET / answers "Hello, World!", other paths 404.
- * Pipelined requests are answered in order; each request head must arrive
- * within 10 seconds. Usage: http PORT (runs until killed). */
+ * Pipelined requests are answered in order; each request head (at most
+ * 2 KiB) must arrive within 10 seconds. Usage: http PORT (runs until
+ * killed). */
 #define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <stdint.h>
@@ -55,7 +56,7 @@ static const char *handle(char *h, size_t len, int *close, long *body)
 static void *serve(void *arg)
 {
     int fd = (int)(intptr_t)arg, close = 0;
-    char buf[4096], out[4096];
+    char buf[2048], out[1024]; /* small: an idle connection costs one page */
     size_t have = 0, olen;
     long skip = 0;
     while (!close && have < sizeof buf) { /* a full buffer: a head too large */

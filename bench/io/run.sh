@@ -1,0 +1,183 @@
+#!/bin/sh
+# The io benchmarks: weft's examples (examples/http and examples/echo, on
+# each poller backend) against a hand-written single-threaded epoll server
+# and a thread-per-connection server, in the same run. Each server is
+# pinned to CPU 0, the load to CPU 1. Figures only: nothing here fails on a
+# time.
+#   bench/io/run.sh BUILD_DIR      (after building BUILD_DIR)
+# Prints, per server: HTTP under wrk at 50 and 1,000 connections
+# (requests/s, p99, server CPU time per request from /proc/PID/stat),
+# echo with bench/io/load (100 connections of 64-byte ping-pong: messages/s,
+# p99, CPU per message), RSS per idle keep-alive connection (10,000), and
+# system calls per request (strace -c -f, short run); then the ratios
+# weft/epoll peer. Writes BUILD_DIR/bench/io/results.txt.
+# Environment: SECONDS_WRK (10), SECONDS_ECHO (4), IDLE_N (10000),
+# SERVERS (default: "weft-io_uring weft-epoll epoll threads").
+set -u
+build=${1:-build}
+dir="$build/bench/io"
+ex="$build/examples"
+[ -x "$dir/load" ] && [ -x "$ex/http" ] || {
+    echo "run.sh: build $build first (make io_bench)" >&2
+    exit 2
+}
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+wrk_s=${SECONDS_WRK:-10}
+echo_s=${SECONDS_ECHO:-4}
+idle_n=${IDLE_N:-10000}
+servers=${SERVERS:-"weft-io_uring weft-epoll epoll threads"}
+tck=$(getconf CLK_TCK)
+port=$((20000 + $$ % 20000))
+out="$dir/results.txt"
+: >"$out"
+have_wrk=1
+command -v wrk >/dev/null 2>&1 || have_wrk=""
+have_strace=1
+command -v strace >/dev/null 2>&1 || have_strace=""
+pin0="taskset -c 0"
+pin1="taskset -c 1"
+command -v taskset >/dev/null 2>&1 || { pin0=""; pin1=""; }
+pid=""
+
+# start NAME MODE: starts the server on a fresh port; sets pid and port.
+start() {
+    port=$((port + 1))
+    case "$1" in
+    weft-io_uring) WEFT_BACKEND=io_uring $pin0 "$ex/$2" "$port" & ;;
+    weft-epoll) WEFT_BACKEND=epoll $pin0 "$ex/$2" "$port" & ;;
+    epoll) $pin0 "$dir/epoll_server" "$2" "$port" & ;;
+    threads) $pin0 "$dir/thread_server" "$2" "$port" & ;;
+    esac
+    pid=$!
+    sleep 0.3
+}
+
+stop() {
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    pid=""
+}
+trap 'stop; exit 1' INT TERM
+
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
+
+# wrk's p99 ("99%  1.23ms") in microseconds.
+p99_us() {
+    awk '$1 == "99%" { v = $2; u = 1;
+        if (v ~ /us$/) u = 1; else if (v ~ /ms$/) u = 1000; else if (v ~ /s$/) u = 1000000;
+        sub(/[a-z]+$/, "", v); printf "%.0f", v * u }'
+}
+
+record() { echo "$*" >>"$out"; }
+
+run_wrk() { # NAME CONNS
+    start "$1" http
+    c0=$(cpu)
+    res=$($pin1 wrk -t1 -c"$2" -d"${wrk_s}s" --latency "http://127.0.0.1:$port/" 2>&1)
+    c1=$(cpu)
+    stop
+    reqs=$(echo "$res" | awk '/requests in/ {print $1}')
+    rps=$(echo "$res" | awk '/^Requests\/sec/ {printf "%.0f", $2}')
+    p99=$(echo "$res" | p99_us)
+    cpr=$(awk -v a="$c0" -v b="$c1" -v n="$reqs" -v t="$tck" 'BEGIN { if (n > 0) printf "%.2f", (b - a) * 1e6 / t / n; else print "n/a" }')
+    printf '%-14s http c=%-5s %9s req/s  p99 %7s us  cpu/req %6s us\n' "$1" "$2" "$rps" "$p99" "$cpr"
+    record "$1 http$2 rps $rps p99 $p99 cpu $cpr"
+}
+
+run_echo() { # NAME
+    start "$1" echo
+    c0=$(cpu)
+    res=$($pin1 "$dir/load" "$port" 100 "$echo_s" 64)
+    c1=$(cpu)
+    stop
+    rate=$(echo "$res" | awk '{print $2}')
+    p99=$(echo "$res" | awk '{print $6}')
+    cpm=$(awk -v a="$c0" -v b="$c1" -v r="$rate" -v s="$echo_s" -v t="$tck" 'BEGIN { if (r > 0) printf "%.2f", (b - a) * 1e6 / t / (r * (s + 1)); else print "n/a" }')
+    printf '%-14s echo c=100  %9s msg/s  p99 %7s us  cpu/msg %6s us\n' "$1" "$rate" "$p99" "$cpm"
+    record "$1 echo rate $rate p99 $p99 cpu $cpm"
+}
+
+run_idle() { # NAME
+    start "$1" http
+    r0=$(rss_kb)
+    ready="$dir/idle.ready.$$"
+    rm -f "$ready"
+    fifo="$dir/idle.fifo.$$"
+    rm -f "$fifo"
+    mkfifo "$fifo"
+    $pin1 "$dir/idle" "$port" "$idle_n" <"$fifo" >"$ready" &
+    holder=$!
+    exec 9>"$fifo" # the client runs until this closes
+    i=0
+    while ! grep -q ready "$ready" 2>/dev/null && [ $i -lt 600 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    sleep 0.3
+    r1=$(rss_kb)
+    per=$(awk -v a="$r0" -v b="$r1" -v n="$idle_n" 'BEGIN { printf "%.0f", (b - a) * 1024 / n }')
+    stop
+    exec 9>&-
+    wait "$holder" 2>/dev/null
+    rm -f "$ready" "$fifo"
+    printf '%-14s idle %s keep-alive connections: %s bytes of RSS each\n' "$1" "$idle_n" "$per"
+    record "$1 idle bytes $per"
+}
+
+run_strace() { # NAME
+    start "$1" http
+    trace="$dir/strace.$$"
+    strace -c -f -o "$trace" -p "$pid" 2>/dev/null &
+    st=$!
+    sleep 0.5
+    res=$($pin1 wrk -t1 -c50 -d2s "http://127.0.0.1:$port/" 2>&1)
+    kill -INT "$st" 2>/dev/null
+    wait "$st" 2>/dev/null
+    stop
+    reqs=$(echo "$res" | awk '/requests in/ {print $1}')
+    calls=$(awk '$NF == "total" {print $(NF - 2)}' "$trace")
+    per=$(awk -v c="$calls" -v n="$reqs" 'BEGIN { if (n > 0) printf "%.2f", c / n; else print "n/a" }')
+    top=$(awk -v n="$reqs" 'NR > 2 && $1 !~ /^-/ && $NF != "total" && n > 0 && $4 / n >= 0.01 {
+        printf "%s%s %.2f", sep, $NF, $4 / n; sep = ", " }' "$trace")
+    rm -f "$trace"
+    printf '%-14s system calls per request: %s  (%s)\n' "$1" "$per" "$top"
+    record "$1 syscalls $per"
+}
+
+echo "== io: servers on CPU 0, load on CPU 1 =="
+if [ -n "$have_wrk" ]; then
+    for c in 50 1000; do
+        for s in $servers; do run_wrk "$s" "$c"; done
+    done
+else
+    echo "wrk not found: HTTP figures skipped (apt install wrk)"
+fi
+for s in $servers; do run_echo "$s"; done
+for s in $servers; do run_idle "$s"; done
+if [ -n "$have_wrk" ] && [ -n "$have_strace" ]; then
+    for s in $servers; do run_strace "$s"; done
+else
+    echo "wrk or strace not found: system calls per request skipped"
+fi
+
+# Ratios weft/epoll peer (cpu: lower is better, rate: higher is better).
+echo "== io: ratios weft / hand-written epoll server =="
+awk '
+{ key = $2; name = $1
+  if ($2 ~ /^http/) { cpu[name, key] = $8; p99[name, key] = $6 }
+  if ($2 == "echo") { rate[name] = $4; p99[name, "echo"] = $6; cpu[name, "echo"] = $8 }
+  if ($2 == "idle") idle[name] = $4
+  names[name] = 1 }
+function r(a, b) { return (a + 0 > 0 && b + 0 > 0) ? sprintf("%.3f", a / b) : "n/a" }
+END {
+  for (n in names) {
+    if (n == "epoll") continue
+    printf "%-14s cpu/req http50 %s http1000 %s echo %s | p99 http50 %s http1000 %s echo %s | echo rate %s\n", n,
+      r(cpu[n, "http50"], cpu["epoll", "http50"]), r(cpu[n, "http1000"], cpu["epoll", "http1000"]),
+      r(cpu[n, "echo"], cpu["epoll", "echo"]),
+      r(p99[n, "http50"], p99["epoll", "http50"]), r(p99[n, "http1000"], p99["epoll", "http1000"]),
+      r(p99[n, "echo"], p99["epoll", "echo"]), r(rate[n], rate["epoll"])
+  }
+}' "$out" | sort
+echo "(targets: weft cpu/req <= 1.053, echo rate >= 0.95, p99 <= 1.2; idle <= 8192 bytes)"
