@@ -486,12 +486,13 @@ WEFT_API int weft_group_close(weft_group *g);
  * fds, futures and offloaded calls count as wakeable for the deadlock
  * check.
  *
- * The poller is io_uring (through liburing, one-shot poll requests that
- * the sleeping system call submits) when weft was built with liburing and
- * the kernel allows it, else epoll (each fd registered once,
- * edge-triggered). WEFT_BACKEND=epoll or WEFT_BACKEND=io_uring in the
- * environment forces one; io_uring falls back to epoll silently when it
- * cannot start.
+ * The poller is io_uring (through liburing: one multishot poll request
+ * per fd, armed by its first wait and submitted by the system call that
+ * sleeps; one-shot requests per wait on kernels before 5.13) when weft was
+ * built with liburing and the kernel allows it, else epoll (each fd
+ * registered once, edge-triggered). WEFT_BACKEND=epoll or
+ * WEFT_BACKEND=io_uring in the environment forces one; io_uring falls back
+ * to epoll silently when it cannot start.
  *
  * fds: any pollable fd works (sockets, pipes, FIFOs, eventfds, ttys). The
  * first weft call on an fd sets O_NONBLOCK on it (and the fd stays so;
@@ -499,7 +500,10 @@ WEFT_API int weft_group_close(weft_group *g);
  * remembers per thread what the fd is. Close such fds with weft_close, so
  * that a new fd that gets the same number is not taken for the old one
  * (fds that weft_accept and the socket helpers return are recognised as
- * new anyway). A regular file or block device, which cannot be polled, is
+ * new anyway), and because an io_uring poll request holds a reference to
+ * its file: after a plain close(2) of an fd that a task waited on, the
+ * socket stays open (the peer sees no end of file) until weft_run returns
+ * or the fd number comes back from weft_accept or a helper. A regular file or block device, which cannot be polled, is
  * read and written on the worker pool (see weft_offload).
  *
  * One task at a time may wait to read an fd, and one to write it; another

@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sys/uio.h>
 
@@ -25,6 +26,13 @@ static void *reader_blocked(void *arg)
     char c;
     errno = 0;
     long r = weft_read(*(int *)arg, &c, 1, -1);
+    return (void *)(intptr_t)(r < 0 ? errno : 0);
+}
+
+static void *wait_blocked(void *arg)
+{
+    errno = 0;
+    int r = weft_wait_fd(*(int *)arg, POLLIN, -1);
     return (void *)(intptr_t)(r < 0 ? errno : 0);
 }
 
@@ -87,6 +95,15 @@ static void *main_task(void *arg)
     CHECK_ERR(weft_writev(p[1], out, -1, 0), -1, EINVAL);
     CHECK_ERR(weft_writev(p[1], out, 100000, 0), -1, EINVAL);
 
+    CHECK_ERR(weft_write(p[1], buf, (size_t)SSIZE_MAX + 1, 0), -1, EINVAL);
+
+    /* Cancelled while waiting for readiness. */
+    weft_co *wc = weft_spawn(wait_blocked, &p[0], NULL);
+    CHECK_INT(weft_pause(), 0);
+    CHECK_INT(weft_cancel(wc), 0);
+    CHECK_INT(weft_join(wc, &res, -1), 0);
+    CHECK_INT((intptr_t)res, ECANCELED);
+
     /* A big write fills the pipe; a reader drains it concurrently. */
     size_t big = 1 << 20;
     char *data = malloc(big);
@@ -124,6 +141,11 @@ static void *main_task(void *arg)
     }
     CHECK(memcmp(back, data, big) == 0);
     CHECK_INT(weft_wait_fd(f, POLLIN | POLLOUT, 0), POLLIN | POLLOUT);
+    struct iovec many[65];
+    for (int i = 0; i < 65; i++)
+        many[i] = (struct iovec){data, 1};
+    CHECK_ERR(weft_writev(f, many, 65, -1), -1, EINVAL);
+    CHECK_INT(weft_writev(f, many, 64, -1), 64);
     CHECK_INT(weft_close(f), 0);
     free(back);
     free(data);
@@ -170,7 +192,9 @@ static void *wait_outside(void *arg)
 int main(void)
 {
     io_test_init();
+    signal(SIGPIPE, SIG_DFL); /* must not kill: weft blocks it for pipes */
     char buf[8];
+    CHECK_ERR(weft_close(-1), -1, EBADF);
     /* Outside a task. */
     CHECK_ERR(weft_read(0, buf, 1, 0), -1, EPERM);
     CHECK_ERR(weft_wait_fd(0, POLLIN, 0), -1, EPERM);

@@ -146,12 +146,41 @@ static void *unix_sock(void *arg)
     weft_close(lfd);
     unlink(path);
     CHECK_ERR(weft_unix_dial(path, ms_from_now(1000)), -1, ENOENT);
+    /* A Unix listener whose backlog is full: EAGAIN, at once. */
+    lfd = weft_unix_listen(path, 1);
+    CHECK(lfd >= 0);
+    int q[64], nq = 0, again = 0;
+    while (nq < 64 && !again) {
+        int x = weft_unix_dial(path, ms_from_now(1000));
+        if (x < 0) {
+            CHECK_INT(errno, EAGAIN);
+            again = 1;
+        } else {
+            q[nq++] = x;
+        }
+    }
+    CHECK(again);
+    while (nq)
+        weft_close(q[--nq]);
+    weft_close(lfd);
+    unlink(path);
     char longp[200];
     memset(longp, 'a', sizeof longp - 1);
     longp[sizeof longp - 1] = '\0';
     CHECK_ERR(weft_unix_listen(longp, 0), -1, ENAMETOOLONG);
     CHECK_ERR(weft_unix_dial(longp, 0), -1, ENAMETOOLONG);
     CHECK_ERR(weft_unix_listen(NULL, 0), -1, EINVAL);
+    return NULL;
+}
+
+static void *cancelled_gai(void *arg)
+{
+    (void)arg;
+    weft_cancel(weft_co_self());
+    struct addrinfo *res;
+    CHECK_INT(weft_getaddrinfo("localhost", "80", NULL, &res), EAI_SYSTEM);
+    CHECK_INT(errno, ECANCELED);
+    CHECK_ERR(weft_tcp_dial("localhost", 80, -1), -1, ECANCELED);
     return NULL;
 }
 
@@ -211,6 +240,7 @@ int main(void)
     CHECK_INT(weft_run(tcp, NULL, NULL), 0);
     CHECK_INT(weft_run(unix_sock, NULL, NULL), 0);
     CHECK_INT(weft_run(udp, NULL, NULL), 0);
+    CHECK_INT(weft_run(cancelled_gai, NULL, NULL), 0);
     puts("ok");
     return 0;
 }

@@ -27,7 +27,8 @@ echo_s=${SECONDS_ECHO:-4}
 idle_n=${IDLE_N:-10000}
 servers=${SERVERS:-"weft-io_uring weft-epoll epoll threads"}
 tck=$(getconf CLK_TCK)
-port=$((20000 + $$ % 20000))
+# Below the ephemeral range (32768-60999), which the load's connections use.
+port=$((12000 + $$ % 6000))
 out="$dir/results.txt"
 : >"$out"
 have_wrk=1
@@ -39,17 +40,25 @@ pin1="taskset -c 1"
 command -v taskset >/dev/null 2>&1 || { pin0=""; pin1=""; }
 pid=""
 
-# start NAME MODE: starts the server on a fresh port; sets pid and port.
+# start NAME MODE: starts the server on a fresh port (the next free one);
+# sets pid and port.
 start() {
-    port=$((port + 1))
-    case "$1" in
-    weft-io_uring) WEFT_BACKEND=io_uring $pin0 "$ex/$2" "$port" & ;;
-    weft-epoll) WEFT_BACKEND=epoll $pin0 "$ex/$2" "$port" & ;;
-    epoll) $pin0 "$dir/epoll_server" "$2" "$port" & ;;
-    threads) $pin0 "$dir/thread_server" "$2" "$port" & ;;
-    esac
-    pid=$!
-    sleep 0.3
+    tries=0
+    while [ $tries -lt 10 ]; do
+        port=$((port + 1))
+        tries=$((tries + 1))
+        case "$1" in
+        weft-io_uring) WEFT_BACKEND=io_uring $pin0 "$ex/$2" "$port" 2>/dev/null & ;;
+        weft-epoll) WEFT_BACKEND=epoll $pin0 "$ex/$2" "$port" 2>/dev/null & ;;
+        epoll) $pin0 "$dir/epoll_server" "$2" "$port" 2>/dev/null & ;;
+        threads) $pin0 "$dir/thread_server" "$2" "$port" 2>/dev/null & ;;
+        esac
+        pid=$!
+        sleep 0.3
+        kill -0 "$pid" 2>/dev/null && return 0
+        wait "$pid" 2>/dev/null
+    done
+    echo "run.sh: $1 did not start" >&2
 }
 
 stop() {
