@@ -5,3 +5,7 @@ foreach(src ${WEFT_IO_TESTS})
   get_filename_component(name ${src} NAME_WE)
   weft_test(${name} SOURCE ${src} LINK Threads::Threads)
 endforeach()
+# test_io_examples runs the echo and HTTP examples as programs.
+target_compile_definitions(test_io_examples PRIVATE
+  WEFT_EXAMPLE_ECHO="$<TARGET_FILE:example_echo>" WEFT_EXAMPLE_HTTP="$<TARGET_FILE:example_http>")
+add_dependencies(test_io_examples example_echo example_http)

@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 
 static int has_ipv6(void)
@@ -55,6 +56,50 @@ static void roundtrip(int lfd, const char *host, int port)
     CHECK_INT(weft_join(srv, NULL, -1), 0);
 }
 
+/* 3 MiB through TCP in three buffers, read back in two. */
+#define BIG (1 << 20)
+
+static void *big_writer(void *arg)
+{
+    int fd = *(int *)arg;
+    char *d = malloc(3 * BIG);
+    for (size_t i = 0; i < 3 * BIG; i++)
+        d[i] = (char)(i % 251);
+    struct iovec v[3] = {{d, BIG}, {d + BIG, BIG}, {d + 2 * BIG, BIG}};
+    CHECK_INT(weft_writev(fd, v, 3, ms_from_now(10000)), 3 * BIG);
+    free(d);
+    CHECK_INT(shutdown(fd, SHUT_WR), 0);
+    return NULL;
+}
+
+static void big_transfer(void)
+{
+    int lfd = weft_tcp_listen("127.0.0.1", 0, 0);
+    int c = weft_tcp_dial("127.0.0.1", weft_local_port(lfd), ms_from_now(5000));
+    int s = weft_accept(lfd, NULL, NULL, ms_from_now(5000));
+    CHECK(c >= 0 && s >= 0);
+    weft_co *w = weft_spawn(big_writer, &c, NULL);
+    char *back = malloc(3 * BIG);
+    size_t got = 0;
+    ssize_t n;
+    do {
+        size_t left = 3 * BIG - got, half = left / 2;
+        struct iovec v[2] = {{back + got, half}, {back + got + half, left - half}};
+        n = left ? weft_readv(s, v, 2, ms_from_now(10000)) : weft_read(s, back, 1, -1);
+        CHECK(n >= 0);
+        got += (size_t)n;
+    } while (n > 0);
+    CHECK_INT(got, 3 * BIG);
+    for (size_t i = 0; i < 3 * BIG; i++)
+        if (back[i] != (char)(i % 251))
+            FAIL("byte %zu differs", i);
+    free(back);
+    CHECK_INT(weft_join(w, NULL, -1), 0);
+    weft_close(c);
+    weft_close(s);
+    weft_close(lfd);
+}
+
 static void *tcp(void *arg)
 {
     (void)arg;
@@ -64,6 +109,7 @@ static void *tcp(void *arg)
     CHECK(port > 0);
     roundtrip(lfd, "127.0.0.1", port);
     roundtrip(lfd, "localhost", port); /* by name: getaddrinfo on the pool */
+    big_transfer();
     /* Taken port; refused connection. */
     CHECK_ERR(weft_tcp_listen("127.0.0.1", port, 0), -1, EADDRINUSE);
     CHECK_INT(weft_close(lfd), 0);
