@@ -633,8 +633,9 @@ WEFT_API int weft_getaddrinfo(const char *node, const char *service, const struc
                               struct addrinfo **res);
 
 /* A future: a one-shot event that carries one pointer, completed once by
- * anyone (any thread, a callback of an event-driven library, a signal-free
- * context) and awaited by one task of any thread. */
+ * anyone (a task, another thread, a callback of an event-driven library;
+ * not a signal handler: completing takes a lock) and awaited by one task
+ * of any thread. */
 typedef struct weft_future weft_future;
 
 /* Returns a new, pending future, or NULL with errno ENOMEM. */

@@ -93,6 +93,13 @@ static void *waiter_busy(void *arg)
     return (void *)(intptr_t)(rc ? errno : 0);
 }
 
+static void *complete_later(void *arg)
+{
+    weft_sleep(ms_from_now(5));
+    CHECK_INT(weft_future_complete(arg, arg), 0);
+    return NULL;
+}
+
 static void *future_task(void *arg)
 {
     (void)arg;
@@ -124,6 +131,15 @@ static void *future_task(void *arg)
     CHECK_ERR(weft_future_complete(NULL, NULL), -1, EINVAL);
     CHECK_ERR(weft_future_done(NULL), -1, EINVAL);
     weft_future_free(NULL);
+
+    /* Completed by another task of this thread. */
+    f = weft_future_new();
+    weft_co *ct = weft_spawn(complete_later, f, NULL);
+    v = NULL;
+    CHECK_INT(weft_future_wait(f, &v, ms_from_now(5000)), 0);
+    CHECK_PTR(v, (void *)f);
+    CHECK_INT(weft_join(ct, NULL, -1), 0);
+    weft_future_free(f);
 
     /* Cancelled while waiting. */
     f = weft_future_new();
