@@ -12,7 +12,9 @@
 # system calls per request (strace -c -f, short run); then the ratios
 # weft/epoll peer. Writes BUILD_DIR/bench/io/results.txt.
 # Environment: SECONDS_WRK (10), SECONDS_ECHO (4), IDLE_N (10000),
-# SERVERS (default: "weft-io_uring weft-epoll epoll threads").
+# SERVERS (default: "weft-io_uring weft-epoll epoll threads"), ROUNDS (2;
+# with more, the HTTP and echo runs repeat, servers taking turns, and the
+# summary takes the median of each figure; a shared machine needs it).
 set -u
 build=${1:-build}
 dir="$build/bench/io"
@@ -26,6 +28,7 @@ wrk_s=${SECONDS_WRK:-10}
 echo_s=${SECONDS_ECHO:-4}
 idle_n=${IDLE_N:-10000}
 servers=${SERVERS:-"weft-io_uring weft-epoll epoll threads"}
+rounds=${ROUNDS:-2}
 tck=$(getconf CLK_TCK)
 # Below the ephemeral range (32768-60999), which the load's connections use.
 port=$((12000 + $$ % 6000))
@@ -155,14 +158,18 @@ run_strace() { # NAME
 }
 
 echo "== io: servers on CPU 0, load on CPU 1 =="
-if [ -n "$have_wrk" ]; then
-    for c in 50 1000; do
-        for s in $servers; do run_wrk "$s" "$c"; done
-    done
-else
-    echo "wrk not found: HTTP figures skipped (apt install wrk)"
-fi
-for s in $servers; do run_echo "$s"; done
+r=0
+while [ $r -lt "$rounds" ]; do
+    r=$((r + 1))
+    if [ -n "$have_wrk" ]; then
+        for c in 50 1000; do
+            for s in $servers; do run_wrk "$s" "$c"; done
+        done
+    elif [ $r -eq 1 ]; then
+        echo "wrk not found: HTTP figures skipped (apt install wrk)"
+    fi
+    for s in $servers; do run_echo "$s"; done
+done
 for s in $servers; do run_idle "$s"; done
 if [ -n "$have_wrk" ] && [ -n "$have_strace" ]; then
     for s in $servers; do run_strace "$s"; done
@@ -170,23 +177,43 @@ else
     echo "wrk or strace not found: system calls per request skipped"
 fi
 
-# Ratios weft/epoll peer (cpu: lower is better, rate: higher is better).
-echo "== io: ratios weft / hand-written epoll server =="
+# Medians of the rounds, then the ratios weft/epoll peer (cpu: lower is
+# better, rate: higher is better).
+echo "== io: medians of $rounds round(s) =="
 awk '
-{ key = $2; name = $1
-  if ($2 ~ /^http/) { cpu[name, key] = $8; p99[name, key] = $6 }
-  if ($2 == "echo") { rate[name] = $4; p99[name, "echo"] = $6; cpu[name, "echo"] = $8 }
-  if ($2 == "idle") idle[name] = $4
-  names[name] = 1 }
-function r(a, b) { return (a + 0 > 0 && b + 0 > 0) ? sprintf("%.3f", a / b) : "n/a" }
+function add(k, v) { n[k]++; val[k, n[k]] = v }
+function med(k,    i, j, t, m) {
+  m = n[k]; if (!m) return ""
+  for (i = 1; i <= m; i++) a[i] = val[k, i] + 0
+  for (i = 2; i <= m; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+  return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2 }
+function r(x, y) { return (x + 0 > 0 && y + 0 > 0) ? sprintf("%.3f", x / y) : "n/a" }
+{ names[$1] = 1
+  if ($2 ~ /^http/) { add($1 SUBSEP $2 SUBSEP "rps", $4); add($1 SUBSEP $2 SUBSEP "p99", $6); add($1 SUBSEP $2 SUBSEP "cpu", $8) }
+  if ($2 == "echo") { add($1 SUBSEP "echo" SUBSEP "rps", $4); add($1 SUBSEP "echo" SUBSEP "p99", $6); add($1 SUBSEP "echo" SUBSEP "cpu", $8) }
+  if ($2 == "idle") add($1 SUBSEP "idle" SUBSEP "b", $4)
+  if ($2 == "syscalls") add($1 SUBSEP "sys" SUBSEP "n", $3) }
 END {
-  for (n in names) {
-    if (n == "epoll") continue
-    printf "%-14s cpu/req http50 %s http1000 %s echo %s | p99 http50 %s http1000 %s echo %s | echo rate %s\n", n,
-      r(cpu[n, "http50"], cpu["epoll", "http50"]), r(cpu[n, "http1000"], cpu["epoll", "http1000"]),
-      r(cpu[n, "echo"], cpu["epoll", "echo"]),
-      r(p99[n, "http50"], p99["epoll", "http50"]), r(p99[n, "http1000"], p99["epoll", "http1000"]),
-      r(p99[n, "echo"], p99["epoll", "echo"]), r(rate[n], rate["epoll"])
+  printf "%-14s %-24s %-24s %-24s %-7s %s\n", "server", "http c=50 rps/p99us/cpu", "http c=1000 rps/p99us/cpu", "echo msg/s/p99us/cpu", "idle B", "syscalls/req"
+  for (s in names) {
+    line = sprintf("%-14s", s)
+    for (i = 1; i <= 3; i++) {
+      k = i == 1 ? "http50" : i == 2 ? "http1000" : "echo"
+      line = line sprintf(" %-24s", med(s SUBSEP k SUBSEP "rps") "/" med(s SUBSEP k SUBSEP "p99") "/" med(s SUBSEP k SUBSEP "cpu"))
+    }
+    print line sprintf(" %-7s %s", med(s SUBSEP "idle" SUBSEP "b"), med(s SUBSEP "sys" SUBSEP "n"))
   }
-}' "$out" | sort
+  print "== io: ratios weft / hand-written epoll server =="
+  for (s in names) {
+    if (s == "epoll") continue
+    printf "%-14s cpu/req http50 %s http1000 %s echo %s | p99 http50 %s http1000 %s echo %s | echo rate %s\n", s,
+      r(med(s SUBSEP "http50" SUBSEP "cpu"), med("epoll" SUBSEP "http50" SUBSEP "cpu")),
+      r(med(s SUBSEP "http1000" SUBSEP "cpu"), med("epoll" SUBSEP "http1000" SUBSEP "cpu")),
+      r(med(s SUBSEP "echo" SUBSEP "cpu"), med("epoll" SUBSEP "echo" SUBSEP "cpu")),
+      r(med(s SUBSEP "http50" SUBSEP "p99"), med("epoll" SUBSEP "http50" SUBSEP "p99")),
+      r(med(s SUBSEP "http1000" SUBSEP "p99"), med("epoll" SUBSEP "http1000" SUBSEP "p99")),
+      r(med(s SUBSEP "echo" SUBSEP "p99"), med("epoll" SUBSEP "echo" SUBSEP "p99")),
+      r(med(s SUBSEP "echo" SUBSEP "rps"), med("epoll" SUBSEP "echo" SUBSEP "rps"))
+  }
+}' "$out"
 echo "(targets: weft cpu/req <= 1.053, echo rate >= 0.95, p99 <= 1.2; idle <= 8192 bytes)"
