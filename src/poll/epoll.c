@@ -16,7 +16,7 @@
 #endif
 
 #define EVFD_TAG UINT64_MAX
-#define MAX_EVENTS 256
+#define MAX_EVENTS 512 /* per epoll_wait; in the poller, not on the stack */
 
 static atomic_int have_pwait2 = 1;
 
@@ -26,13 +26,19 @@ static int ep_init(weft__poller *p)
     if (RUNNING_ON_VALGRIND)
         atomic_store_explicit(&have_pwait2, 0, memory_order_relaxed); /* unknown to it */
 #endif
-    p->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (p->epfd < 0)
+    p->be = malloc(MAX_EVENTS * sizeof(struct epoll_event));
+    if (!p->be)
         return -1;
+    p->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (p->epfd < 0) {
+        free(p->be);
+        return -1;
+    }
     struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = EVFD_TAG};
     if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->evfd, &ev) != 0) {
         int e = errno;
         close(p->epfd);
+        free(p->be);
         errno = e;
         return -1;
     }
@@ -42,6 +48,7 @@ static int ep_init(weft__poller *p)
 static void ep_fini(weft__poller *p)
 {
     close(p->epfd);
+    free(p->be);
 }
 
 static int ep_arm(weft__poller *p, int fd, weft__pfd *r, int dir)
@@ -72,7 +79,7 @@ static void ep_forget(weft__poller *p, int fd, weft__pfd *r)
 
 static int ep_wait(weft__poller *p, int64_t deadline)
 {
-    struct epoll_event evs[MAX_EVENTS];
+    struct epoll_event *evs = p->be;
     int n;
     for (;;) {
         int64_t rel = 0;
