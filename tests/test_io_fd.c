@@ -189,6 +189,31 @@ static void *wait_outside(void *arg)
     return NULL;
 }
 
+/* With the poller made and no task waiting on an fd, a real deadlock is
+ * still reported. */
+static void *stuck(void *arg)
+{
+    (void)arg;
+    int q[2];
+    CHECK_INT(pipe(q), 0);
+    CHECK_INT(weft_write(q[1], "x", 1, -1), 1); /* the poller exists now */
+    weft_close(q[0]);
+    weft_close(q[1]);
+    weft_chan *ch = weft_chan_new(sizeof(int), 0);
+    int v;
+    CHECK_ERR(weft_chan_recv(ch, &v, -1), -1, ECANCELED);
+    weft_chan_free(ch);
+    return NULL;
+}
+
+static void run_stuck(void *arg)
+{
+    (void)arg;
+    errno = 0;
+    int rc = weft_run(stuck, NULL, NULL);
+    _exit(rc == -1 && errno == EDEADLK ? 0 : 1);
+}
+
 int main(void)
 {
     io_test_init();
@@ -209,6 +234,10 @@ int main(void)
     pthread_join(th, NULL);
     close(outside[0]);
     close(outside[1]);
+    char out[4096];
+    int status = test_fork(run_stuck, NULL, out, sizeof out);
+    CHECK_EXITED(status, 0, out);
+    CHECK(strstr(out, "deadlock"));
     puts("ok");
     return 0;
 }
