@@ -84,6 +84,16 @@ static void *main_task(void *arg)
     /* The slot is free again. */
     CHECK_ERR(weft_read(p[0], buf, 1, 0), -1, ETIMEDOUT);
 
+    /* Closing an fd that a task waits on hands that task back: EBADF. */
+    int z[2];
+    CHECK_INT(pipe(z), 0);
+    weft_co *zr = weft_spawn(reader_blocked, &z[0], NULL);
+    CHECK_INT(weft_pause(), 0);
+    CHECK_INT(weft_close(z[0]), 0);
+    CHECK_INT(weft_join(zr, &res, -1), 0);
+    CHECK_INT((intptr_t)res, EBADF);
+    weft_close(z[1]);
+
     /* readv / writev. */
     struct iovec out[3] = {{"ab", 2}, {"", 0}, {"cde", 3}};
     CHECK_INT(weft_writev(p[1], out, 3, -1), 5);
