@@ -100,6 +100,37 @@ static void big_transfer(void)
     weft_close(lfd);
 }
 
+/* Data and the peer's FIN in one edge: after the short read of the data,
+ * end of file is still read (no edge follows a half-close), and again. */
+static void *fin_reader(void *arg)
+{
+    int fd = *(int *)arg;
+    char buf[64];
+    CHECK_INT(weft_read(fd, buf, sizeof buf, ms_from_now(5000)), 3);
+    CHECK_INT(weft_read(fd, buf, sizeof buf, ms_from_now(1000)), 0);
+    CHECK_INT(weft_read(fd, buf, sizeof buf, ms_from_now(1000)), 0);
+    CHECK_INT(weft_recv(fd, buf, sizeof buf, 0, ms_from_now(1000)), 0);
+    return NULL;
+}
+
+static void data_then_fin(void)
+{
+    int lfd = weft_tcp_listen("127.0.0.1", 0, 0);
+    int c = weft_tcp_dial("127.0.0.1", weft_local_port(lfd), ms_from_now(5000));
+    int s = weft_accept(lfd, NULL, NULL, ms_from_now(5000));
+    CHECK(c >= 0 && s >= 0);
+    char buf[8];
+    CHECK_ERR(weft_read(s, buf, sizeof buf, 0), -1, ETIMEDOUT); /* now registered */
+    weft_co *r = weft_spawn(fin_reader, &s, NULL);
+    CHECK_INT(weft_pause(), 0); /* the reader parks */
+    CHECK_INT(write(c, "abc", 3), 3);
+    CHECK_INT(shutdown(c, SHUT_WR), 0);
+    CHECK_INT(weft_join(r, NULL, -1), 0);
+    weft_close(c);
+    weft_close(s);
+    weft_close(lfd);
+}
+
 static void *tcp(void *arg)
 {
     (void)arg;
@@ -110,6 +141,7 @@ static void *tcp(void *arg)
     roundtrip(lfd, "127.0.0.1", port);
     roundtrip(lfd, "localhost", port); /* by name: getaddrinfo on the pool */
     big_transfer();
+    data_then_fin();
     /* Taken port; refused connection. */
     CHECK_ERR(weft_tcp_listen("127.0.0.1", port, 0), -1, EADDRINUSE);
     CHECK_INT(weft_close(lfd), 0);

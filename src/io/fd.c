@@ -146,6 +146,14 @@ int weft__io_wait(weft__task *t, int fd, weft__pfd *r, int dir, int64_t deadline
     return 0;
 }
 
+/* Does a short read of this fd mean it is empty until the next edge? For
+ * a stream, yes, unless the peer has half-closed or an error came: no edge
+ * follows those, and end of file must be read again and again. */
+static inline int drained(const weft__pfd *r)
+{
+    return (r->kind & K_STREAM) && !r->hup;
+}
+
 /* ---- regular files: the worker pool ------------------------------------- */
 
 typedef struct file_op {
@@ -299,7 +307,7 @@ ssize_t weft_read(int fd, void *buf, size_t len, int64_t deadline)
         if (r->rdready || weft__expired(deadline)) {
             ssize_t n = read(fd, buf, len);
             if (n >= 0) {
-                if ((size_t)n < len && (r->kind & K_STREAM))
+                if (n > 0 && (size_t)n < len && drained(r))
                     r->rdready = 0;
                 return n;
             }
@@ -333,7 +341,7 @@ ssize_t weft_readv(int fd, const struct iovec *iov, int iovcnt, int64_t deadline
         if (r->rdready || weft__expired(deadline)) {
             ssize_t n = readv(fd, iov, iovcnt);
             if (n >= 0) {
-                if ((size_t)n < want && (r->kind & K_STREAM))
+                if (n > 0 && (size_t)n < want && drained(r))
                     r->rdready = 0;
                 return n;
             }
@@ -356,12 +364,12 @@ static ssize_t recv_common(int fd, void *buf, size_t len, int flags, struct sock
     weft__pfd *r;
     if (weft__io_enter(fd, &t, &r) != 0)
         return -1;
-    int drains = (r->kind & K_STREAM) && !(flags & (MSG_PEEK | MSG_OOB));
+    int consumes = !(flags & (MSG_PEEK | MSG_OOB));
     for (;;) {
         if (r->rdready || weft__expired(deadline)) {
             ssize_t n = recvfrom(fd, buf, len, flags | MSG_DONTWAIT, addr, alen);
             if (n >= 0) {
-                if ((size_t)n < len && drains)
+                if (n > 0 && (size_t)n < len && consumes && drained(r))
                     r->rdready = 0;
                 return n;
             }

@@ -119,6 +119,8 @@ static int ep_wait(weft__poller *p, int64_t deadline)
         if (!r)
             continue;
         uint32_t e = evs[i].events;
+        if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            r->hup = 1;
         if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             woken += weft__poll_ready(p, r, WEFT__RD);
         if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))

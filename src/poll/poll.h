@@ -32,6 +32,8 @@ typedef struct weft__pfd {
     uint8_t reg;      /* epoll: added to the set; io_uring: multishot armed */
     uint8_t armed[2]; /* io_uring: a poll is in flight ([0]: the multishot) */
     uint8_t rdready;  /* an edge said readable and no read said empty */
+    uint8_t hup;      /* an edge said hang-up, half-close or error: sticky,
+                         since no edge follows it (reads must keep trying) */
     uint8_t kind;     /* the io layer's: 0 unknown, else its own kinds */
     uint8_t nonblock; /* the io layer set O_NONBLOCK (or found it) */
 } weft__pfd;

@@ -190,6 +190,8 @@ static int handle(weft__poller *p, uring_state *u, struct io_uring_cqe *cqe)
         return 0; /* stale */
     if (kind != MULTI) {
         r->armed[slot] = 0;
+        if (cqe->res < 0 || (cqe->res & (POLLRDHUP | POLLHUP | POLLERR)))
+            r->hup = 1;
         return weft__poll_ready(p, r, kind);
     }
     if (!(cqe->flags & IORING_CQE_F_MORE)) {
@@ -202,6 +204,8 @@ static int handle(weft__poller *p, uring_state *u, struct io_uring_cqe *cqe)
             atomic_store_explicit(&multishot, 0, memory_order_relaxed);
     }
     int ev = cqe->res < 0 ? POLLERR : cqe->res;
+    if (ev & (POLLRDHUP | POLLHUP | POLLERR))
+        r->hup = 1;
     int n = 0;
     if (ev & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))
         n += weft__poll_ready(p, r, WEFT__RD);
