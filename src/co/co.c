@@ -203,6 +203,11 @@ static void claim(weft_co *to)
     weft__tools_stack_reset(s->lo, (size_t)(s->hi - s->lo));
     weft__image_restore(&to->u.sh.image, s->hi, weft__co_inl(to), WEFT_INL_CAP);
     s->owner = to;
+    /* Only a coroutine whose frames are away needs the slow path: switches
+     * between owners take the bare switch. */
+    if (o != NULL)
+        o->slow = 1;
+    to->slow = (uint8_t)weft__tools_asan;
     if (pending_slot) {
         *pending_slot = pending_val;
         pending_slot = NULL;
@@ -511,6 +516,8 @@ static weft_co *new_shared(size_t size)
     return co;
 }
 
+/* Out of line: inlined, gcc's -Wstringop-overflow takes the object found
+ * through a pool node for a region of size 0. */
 static __attribute__((noinline)) void release(weft_co *co)
 {
     co->state = ST_FREED;

@@ -30,9 +30,10 @@ struct weft_co {
     uint8_t kind;     /* WEFT_STACK_PRIVATE or WEFT_STACK_SHARED */
     uint8_t task;     /* driven by a scheduler: weft_co_send refuses it */
     uint8_t slow;     /* switching to it needs more than the bare switch:
-                         sanitizer annotations, or a shared stack. Not next
-                         to state: a load of both would wait on the byte
-                         store of state that the last switch made. */
+                         sanitizer annotations, or its frames are away from
+                         its shared stack. Not next to state: a load of both
+                         would wait on the byte store of state that the last
+                         switch made. */
     uint32_t id;
     void **out_slot; /* where its next yield or its return value goes: the
                         `out` of the send that resumed it (may be NULL) */

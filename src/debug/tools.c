@@ -15,9 +15,13 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size) __att
 void __asan_poison_memory_region(void const volatile *addr, size_t size) __attribute__((weak));
 
 int weft__tools_asan;
+int weft__tools_valgrind;
 
 void weft__tools_init(void)
 {
+#ifdef WEFT_HAVE_VALGRIND_H
+    weft__tools_valgrind = RUNNING_ON_VALGRIND != 0;
+#endif
     weft__tools_asan = __sanitizer_start_switch_fiber != NULL &&
                        __sanitizer_finish_switch_fiber != NULL &&
                        __asan_unpoison_memory_region != NULL;
@@ -43,13 +47,13 @@ void weft__tools_stack_unregister(unsigned id)
 #endif
 }
 
-void weft__tools_unpoison(const void *p, size_t n)
+void weft__tools_unpoison_slow(const void *p, size_t n)
 {
     if (weft__tools_asan)
         __asan_unpoison_memory_region(p, n);
 }
 
-void weft__tools_writable(const void *p, size_t n)
+void weft__tools_writable_slow(const void *p, size_t n)
 {
 #ifdef WEFT_HAVE_VALGRIND_H
     VALGRIND_MAKE_MEM_UNDEFINED(p, n);

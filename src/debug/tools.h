@@ -7,9 +7,10 @@
 
 #include <stddef.h>
 
-/* Nonzero when the ASan runtime is in the process; set once by
- * weft__tools_init, read on the slow switch path only. */
+/* Nonzero when the ASan runtime is in the process, or the process runs
+ * under valgrind; set once by weft__tools_init. */
 extern int weft__tools_asan;
+extern int weft__tools_valgrind;
 
 /* Looks for the sanitizer runtime; idempotent. */
 void weft__tools_init(void);
@@ -17,18 +18,29 @@ void weft__tools_init(void);
 unsigned weft__tools_stack_register(void *lo, void *hi);
 void weft__tools_stack_unregister(unsigned id);
 
-/* Tells ASan that a stack's frames are gone (its shadow is stale). */
-void weft__tools_unpoison(const void *p, size_t n);
-static inline void weft__tools_stack_reset(const void *lo, size_t n)
+/* Tells ASan that memory may be used again (its shadow is stale). */
+void weft__tools_unpoison_slow(const void *p, size_t n);
+static inline void weft__tools_unpoison(const void *p, size_t n)
 {
     if (__builtin_expect(weft__tools_asan, 0))
-        weft__tools_unpoison(lo, n);
+        weft__tools_unpoison_slow(p, n);
+}
+
+/* The frames of a stack are gone. */
+static inline void weft__tools_stack_reset(const void *lo, size_t n)
+{
+    weft__tools_unpoison(lo, n);
 }
 
 /* Stack memory below a stack pointer that is about to be written while
  * another stack runs (frames copied back, a context laid): valgrind holds
  * it inaccessible, ASan may hold it poisoned. */
-void weft__tools_writable(const void *p, size_t n);
+void weft__tools_writable_slow(const void *p, size_t n);
+static inline void weft__tools_writable(const void *p, size_t n)
+{
+    if (__builtin_expect(weft__tools_asan | weft__tools_valgrind, 0))
+        weft__tools_writable_slow(p, n);
+}
 
 /* Marks memory as not to be touched (ASan), e.g. a saved stack region. */
 void weft__tools_poison(const void *p, size_t n);
