@@ -90,6 +90,8 @@ static void thread_exit(void *unused)
 {
     (void)unused;
     if (weft__th.scratch) {
+        if (weft__tools_tsan && weft__th.scratch->tsan_fiber)
+            weft__tools_tsan_free(weft__th.scratch->tsan_fiber);
         weft__stack_unmap(&weft__th.scratch->u.stack);
         weft__th.scratch = NULL;
     }
@@ -114,7 +116,9 @@ void weft__thread_init(void)
         pthread_setspecific(thread_key, &weft__th);
     weft__th.root.state = ST_ACTIVE;
     weft__th.root.kind = WEFT_STACK_PRIVATE;
-    weft__th.root.slow = (uint8_t)weft__tools_asan;
+    weft__th.root.slow = (uint8_t)weft__tools_fibers;
+    if (weft__tools_tsan)
+        weft__th.root.tsan_fiber = weft__tools_tsan_current();
     weft__th.cur = &weft__th.root;
 }
 
@@ -207,11 +211,27 @@ static void claim(weft_co *to)
      * between owners take the bare switch. */
     if (o != NULL)
         o->slow = 1;
-    to->slow = (uint8_t)weft__tools_asan;
+    to->slow = (uint8_t)weft__tools_fibers;
     if (pending_slot) {
         *pending_slot = pending_val;
         pending_slot = NULL;
     }
+}
+
+/* claim, for a caller that runs on another stack and can still fail:
+ * makes room for the owner's image first. Returns 0, or -1 with errno
+ * ENOMEM having changed nothing. */
+static int claim_from_elsewhere(weft_co *to)
+{
+    weft__shared *s = to->u.sh.on;
+    weft_co *o = s->owner;
+    if (o == to)
+        return 0;
+    if (o != NULL && o->state != ST_DEAD &&
+        weft__image_reserve(&o->u.sh.image, (size_t)(s->hi - frames_lo(o)), WEFT_INL_CAP) != 0)
+        return -1;
+    claim(to);
+    return 0;
 }
 
 /* Under ASan, the coroutine that switched last; see landed. */
@@ -247,6 +267,18 @@ static void landed(weft_co *self)
     }
 }
 
+/* TSan's fiber for `to`, made at the first switch to it (a coroutine that
+ * never runs costs TSan nothing). Aborts when TSan cannot make one. */
+static void *tsan_fiber(weft_co *to)
+{
+    if (unlikely(to->tsan_fiber == NULL)) {
+        to->tsan_fiber = weft__tools_tsan_new(to->name);
+        if (to->tsan_fiber == NULL)
+            weft__co_die(to, "out of memory for a ThreadSanitizer fiber");
+    }
+    return to->tsan_fiber;
+}
+
 /* The bare switch, bracketed for the sanitizer. */
 static void *raw_switch(weft_co *from, weft_co *to, void *val)
 {
@@ -259,6 +291,8 @@ static void *raw_switch(weft_co *from, weft_co *to, void *val)
                                      (size_t)(hi - lo));
         }
     }
+    if (weft__tools_tsan)
+        weft__tools_tsan_switch(tsan_fiber(to));
     void *v = weft__ctx_switch(&from->sp, to->sp, val);
     landed(from);
     return v;
@@ -291,7 +325,7 @@ static int scratch_ready(void)
     memset(sc, 0, sizeof *sc);
     sc->state = ST_ACTIVE;
     sc->kind = WEFT_STACK_PRIVATE;
-    sc->slow = (uint8_t)weft__tools_asan;
+    sc->slow = (uint8_t)weft__tools_fibers;
     sc->u.stack = st;
     sc->sp = weft__ctx_make(weft__co_hi(sc), scratch_main, sc);
     weft__th.scratch = sc;
@@ -521,6 +555,10 @@ static weft_co *new_shared(size_t size)
 static __attribute__((noinline)) void release(weft_co *co)
 {
     co->state = ST_FREED;
+    if (weft__tools_tsan && co->tsan_fiber) {
+        weft__tools_tsan_free(co->tsan_fiber);
+        co->tsan_fiber = NULL;
+    }
     if (co->kind == WEFT_STACK_SHARED) {
         free(co->name);
         weft__shared *s = co->u.sh.on;
@@ -564,12 +602,12 @@ weft_co *weft_co_new(weft_fn fn, void *arg, const weft_opts *opts)
     co->resumer = NULL;
     co->out_slot = NULL;
     co->state = ST_CREATED;
-    co->slow = (uint8_t)(weft__tools_asan || kind == WEFT_STACK_SHARED);
+    co->slow = (uint8_t)(weft__tools_fibers || kind == WEFT_STACK_SHARED);
     co->task = 0;
     co->id = new_id();
     co->fn = fn;
     co->arg = arg;
-    co->asan_fake = NULL;
+    co->asan_fake = NULL; /* and tsan_fiber, the same slot */
     co->defers.top = NULL;
     co->task_data = NULL;
     co->stack_size = (uint32_t)size;
@@ -604,8 +642,17 @@ static __attribute__((noinline)) int send_slow(weft_co *co, void *in, void **out
         goto invalid;
     }
     weft_co *from = weft__th.cur;
-    if (co->slow && prepare(from, co) != 0)
-        return -1;
+    if (co->slow) {
+        if (!weft__tools_asan && co->kind == WEFT_STACK_SHARED && !on_same_shared(from, co)) {
+            /* The common case of shared stacks (a driver on another stack
+             * resuming coroutines in turn): bring co's frames back here,
+             * then take the bare switch. */
+            if (claim_from_elsewhere(co) != 0)
+                return -1;
+        } else if (prepare(from, co) != 0) {
+            return -1;
+        }
+    }
     co->resumer = from;
     co->out_slot = out;
     co->state = ST_ACTIVE;

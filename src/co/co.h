@@ -39,7 +39,10 @@ struct weft_co {
                         `out` of the send that resumed it (may be NULL) */
     weft_fn fn;
     void *arg;
-    void *asan_fake; /* ASan's fake stack while suspended */
+    union {               /* ASan and TSan never run together */
+        void *asan_fake;  /* ASan's fake stack while suspended */
+        void *tsan_fiber; /* TSan's fiber, made at the first switch to it */
+    };
     weft__defers defers;
     void *task_data;     /* the scheduler's record of a task */
     char *name;          /* NULL when unnamed */

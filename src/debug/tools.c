@@ -1,5 +1,7 @@
 #include "debug/tools.h"
 
+#include <pthread.h>
+
 #ifdef WEFT_HAVE_VALGRIND_H
 #include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
@@ -14,10 +16,21 @@ void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_
 void __asan_unpoison_memory_region(void const volatile *addr, size_t size) __attribute__((weak));
 void __asan_poison_memory_region(void const volatile *addr, size_t size) __attribute__((weak));
 
+/* Defined by the TSan runtime when the program was built with
+ * -fsanitize=thread; NULL otherwise. */
+void *__tsan_get_current_fiber(void) __attribute__((weak));
+void *__tsan_create_fiber(unsigned flags) __attribute__((weak));
+void __tsan_destroy_fiber(void *fiber) __attribute__((weak));
+void __tsan_set_fiber_name(void *fiber, const char *name) __attribute__((weak));
+
 int weft__tools_asan;
+int weft__tools_tsan;
+int weft__tools_fibers;
 int weft__tools_valgrind;
 
-void weft__tools_init(void)
+static pthread_once_t tools_once = PTHREAD_ONCE_INIT;
+
+static void tools_init_once(void)
 {
 #ifdef WEFT_HAVE_VALGRIND_H
     weft__tools_valgrind = RUNNING_ON_VALGRIND != 0;
@@ -25,6 +38,16 @@ void weft__tools_init(void)
     weft__tools_asan = __sanitizer_start_switch_fiber != NULL &&
                        __sanitizer_finish_switch_fiber != NULL &&
                        __asan_unpoison_memory_region != NULL;
+    weft__tools_tsan = __tsan_get_current_fiber != NULL && __tsan_create_fiber != NULL &&
+                       __tsan_destroy_fiber != NULL && __tsan_switch_to_fiber != NULL;
+    weft__tools_fibers = weft__tools_asan | weft__tools_tsan;
+}
+
+/* Once: threads that start together would otherwise all write the flags
+ * while others read them (the same values, but a data race). */
+void weft__tools_init(void)
+{
+    pthread_once(&tools_once, tools_init_once);
 }
 
 unsigned weft__tools_stack_register(void *lo, void *hi)
@@ -75,4 +98,22 @@ void weft__tools_switch_start(void **fake_save, const void *lo, size_t size)
 void weft__tools_switch_finish(void *fake_save, const void **old_lo, size_t *old_size)
 {
     __sanitizer_finish_switch_fiber(fake_save, old_lo, old_size);
+}
+
+void *weft__tools_tsan_current(void)
+{
+    return __tsan_get_current_fiber();
+}
+
+void *weft__tools_tsan_new(const char *name)
+{
+    void *f = __tsan_create_fiber(0);
+    if (f && name && __tsan_set_fiber_name)
+        __tsan_set_fiber_name(f, name);
+    return f;
+}
+
+void weft__tools_tsan_free(void *fiber)
+{
+    __tsan_destroy_fiber(fiber);
 }
