@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +20,6 @@ typedef struct job {
     void *result;
     weft__poller *p;
     weft__post post;
-    atomic_int done;
 } job;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -48,8 +46,8 @@ static void *worker(void *arg)
             qtail = NULL;
         pthread_mutex_unlock(&mu);
         j->result = j->fn(j->arg);
-        atomic_store(&j->done, 1);
-        /* After this the job may be gone (its task woke and returned). */
+        /* The job may be gone once the poller's lock is released in here
+         * (its task saw the post delivered and returned). */
         weft__poll_post(j->p, &j->post);
         pthread_mutex_lock(&mu);
     }
@@ -139,14 +137,22 @@ int weft__offload(weft__task *t, weft_fn fn, void *arg, void **result)
     j.arg = arg;
     j.p = p;
     j.post.waiter = t;
-    atomic_init(&j.done, 0);
     if (submit(&j) != 0)
         return -1;
     /* The job uses this stack: wait for it whatever happens. */
     uint8_t nocancel = t->nocancel;
     t->nocancel = 1;
     s->external++;
-    while (!atomic_load(&j.done) || j.post.queued) {
+    /* Done when the worker's post is in and delivered, both seen under the
+     * poller's lock, the last the worker takes holding the job: a flag set
+     * before the post would let this return while the worker still posts
+     * into this stack. */
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        int done = j.post.posted && !j.post.queued;
+        pthread_mutex_unlock(&p->mu);
+        if (done)
+            break;
         t->nwaiters = 0;
         weft__park(t, -1, "offload", NULL);
     }

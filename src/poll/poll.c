@@ -135,6 +135,7 @@ void weft__poll_post(weft__poller *p, weft__post *post)
         p->head = post;
     p->tail = post;
     post->queued = 1;
+    post->posted = 1;
     /* Written under the lock: the owner delivers only under it, so the
      * waiter cannot wake, leave and free the poller while this runs. */
     if (was_empty) {

@@ -45,6 +45,7 @@ typedef struct weft__post {
     struct weft__post *prev, *next;
     void *waiter;
     int queued;
+    int posted; /* set under the poller's lock by weft__poll_post, never cleared */
 } weft__post;
 
 typedef struct weft__poller weft__poller;
