@@ -62,7 +62,7 @@
                  check_e_, strerror(check_e_), (long long)(fail_value), (err), strerror(err));     \
     } while (0)
 
-/* The tool the suite runs under ("valgrind", "qemu", "asan" or ""). */
+/* The tool the suite runs under ("valgrind", "qemu", "asan", "tsan" or ""). */
 static inline const char *test_under(void)
 {
     const char *u = getenv("WEFT_TEST_UNDER");

@@ -30,7 +30,8 @@ static inline void io_test_init(void)
 
 static inline int io_slow_tool(void)
 {
-    return test_under_is("valgrind") || test_under_is("qemu") || test_under_is("asan");
+    return test_under_is("valgrind") || test_under_is("qemu") || test_under_is("asan") ||
+           test_under_is("tsan");
 }
 
 static inline int io_count_fds(void)

@@ -7,7 +7,7 @@
 #
 # Environment:
 #   WEFT_TEST_WRAPPER  words put before each test command (optional)
-#   WEFT_TEST_UNDER    valgrind, qemu, asan or empty; exported to the tests
+#   WEFT_TEST_UNDER    valgrind, qemu, asan, tsan or empty; exported to the tests
 #   WEFT_TEST_TIMEOUT  seconds per test (default 300)
 #   WEFT_TEST_FILTER   only run tests whose name contains this (optional)
 

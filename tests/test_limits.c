@@ -191,7 +191,9 @@ int main(void)
 {
     char out[16384];
     int status;
-    if (test_under_is("asan") || test_under_is("valgrind") || test_under_is("qemu")) {
+    /* The tools reserve address space of their own (TSan: its shadow). */
+    if (test_under_is("asan") || test_under_is("tsan") || test_under_is("valgrind") ||
+        test_under_is("qemu")) {
         printf("RLIMIT_AS case skipped under %s\n", test_under());
     } else {
         status = test_fork(rlimit_child, NULL, out, sizeof out);
@@ -199,7 +201,9 @@ int main(void)
     }
 
     long max = max_map_count();
-    if (test_under_is("valgrind") || test_under_is("qemu") || max <= 0 || max > 200000) {
+    /* TSan needs mappings of its own to run at all once they run out. */
+    if (test_under_is("valgrind") || test_under_is("qemu") || test_under_is("tsan") || max <= 0 ||
+        max > 200000) {
         printf("max_map_count cases skipped (under '%s', max_map_count %ld)\n", test_under(), max);
         return 0;
     }

@@ -227,8 +227,8 @@ int main(void)
         expect_program_handler(0);
     }
 
-    /* (ASan reports such a fault itself and exits.) */
-    if (!test_under_is("asan")) {
+    /* (ASan and TSan report such a fault themselves and exit.) */
+    if (!test_under_is("asan") && !test_under_is("tsan")) {
         char out[8192];
         int status = test_fork(foreign_default, NULL, out, sizeof out);
         CHECK_KILLED_BY(status, SIGSEGV, out);

@@ -116,7 +116,7 @@ static void *main_task(void *arg)
         CHECK(t[i]);
     }
     /* The tasks read their deadline when they first run, after this. */
-    int slow = test_under_is("valgrind") || test_under_is("qemu");
+    int slow = test_under_is("valgrind") || test_under_is("qemu") || test_under_is("tsan");
     int64_t base = weft_now() + (slow ? 3000 : 30) * MS;
     for (int i = 0; i < NTIMERS; i++) {
         seed = seed * 1103515245 + 12345;

@@ -214,7 +214,8 @@ static void rss_falls_back(size_t n, int assert_rss)
 int main(void)
 {
     int tool = test_under()[0] != '\0';
-    int slow = test_under_is("valgrind") || test_under_is("qemu");
+    /* TSan: a fiber (with a shadow stack mapping) per live coroutine. */
+    int slow = test_under_is("valgrind") || test_under_is("qemu") || test_under_is("tsan");
     scrambled(slow ? 3000 : tool ? 40000 : 200000);
     /* Under the tools RSS measures the tool, not weft: run, do not judge. */
     rss_falls_back(slow ? 20000 : tool ? 200000 : 1000000, !tool);
