@@ -88,8 +88,8 @@ static int kind_of(const char *s)
 static long arg_count(int argc, char **argv, int i)
 {
     if (argc <= i) {
-        fprintf(stderr, "weft_sharedstack: missing argument %d (see the comment in bench/shared.c)\n",
-                i);
+        fprintf(stderr,
+                "weft_sharedstack: missing argument %d (see the comment in bench/shared.c)\n", i);
         exit(2);
     }
     char *end;
@@ -209,7 +209,7 @@ struct pair {
         touch(buf, sizeof buf, 1);                                                                 \
         weft_co *gen = weft_co_new(p->body, NULL, &p->opts);                                       \
         if (gen == NULL || weft_co_send(gen, NULL, NULL) != 1) {                                   \
-            perror("weft_sharedstack: generator");                                                      \
+            perror("weft_sharedstack: generator");                                                 \
             exit(1);                                                                               \
         }                                                                                          \
         double t0 = bench_now_ns();                                                                \

@@ -503,8 +503,8 @@ WEFT_API int weft_group_close(weft_group *g);
  * new anyway), and because an io_uring poll request holds a reference to
  * its file: after a plain close(2) of an fd that a task waited on, the
  * socket stays open (the peer sees no end of file) until weft_run returns
- * or the fd number comes back from weft_accept or a helper. A regular file or block device, which cannot be polled, is
- * read and written on the worker pool (see weft_offload).
+ * or the fd number comes back from weft_accept or a helper. A regular file or block device, which
+ * cannot be polled, is read and written on the worker pool (see weft_offload).
  *
  * One task at a time may wait to read an fd, and one to write it; another
  * gets EBUSY.
@@ -569,8 +569,7 @@ WEFT_API int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int6
  * socket is left half-connected: close it), ENOTSOCK, and those of
  * connect(2) (ECONNREFUSED, ENETUNREACH, EAGAIN for a Unix socket whose
  * listener's backlog is full, ...). */
-WEFT_API int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen,
-                          int64_t deadline);
+WEFT_API int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, int64_t deadline);
 
 /* Closes fd after handing back any task that waits on it (its call then
  * fails with EBADF) and forgetting what the poller knew of it. Returns what

@@ -295,31 +295,9 @@ int weft_wait_fd(int fd, int events, int64_t deadline)
 
 ssize_t weft_read(int fd, void *buf, size_t len, int64_t deadline)
 {
-    weft__task *t;
-    weft__pfd *r;
-    if (weft__io_enter(fd, &t, &r) != 0)
-        return -1;
-    if (unlikely(r->kind & K_FILE)) {
-        struct iovec v = {buf, len};
-        return file_io(t, fd, 0, &v, 1);
-    }
-    for (;;) {
-        if (r->rdready || weft__expired(deadline)) {
-            ssize_t n = read(fd, buf, len);
-            if (n >= 0) {
-                if (n > 0 && (size_t)n < len && drained(r))
-                    r->rdready = 0;
-                return n;
-            }
-            if (errno == EINTR)
-                continue;
-            if (errno != EAGAIN)
-                return -1;
-            r->rdready = 0;
-        }
-        if (weft__io_wait(t, fd, r, WEFT__RD, deadline) != 0)
-            return -1;
-    }
+    /* One path for both: readv with one buffer costs what read does. */
+    struct iovec v = {buf, len};
+    return weft_readv(fd, &v, 1, deadline);
 }
 
 ssize_t weft_readv(int fd, const struct iovec *iov, int iovcnt, int64_t deadline)

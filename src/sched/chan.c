@@ -90,7 +90,9 @@ int weft__chan_try_recv(weft_chan *ch, void *elem)
     return ch->closed ? -1 : 0;
 }
 
-int weft_chan_send(weft_chan *ch, const void *elem, int64_t deadline)
+/* Send and receive have one shape: done at once when the channel allows,
+ * else wait in the channel's queue. Inlined with a constant `send`. */
+static inline int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send)
 {
     weft__task *t;
     if (weft__enter(&t) != 0)
@@ -99,49 +101,31 @@ int weft_chan_send(weft_chan *ch, const void *elem, int64_t deadline)
         errno = EINVAL;
         return -1;
     }
-    int r = weft__chan_try_send(ch, elem);
+    int r = send ? weft__chan_try_send(ch, elem) : weft__chan_try_recv(ch, elem);
     if (likely(r > 0))
         return 0;
-    if (r < 0) {
-        errno = EPIPE;
-        return -1;
-    }
-    if (weft__expired(deadline)) {
-        errno = ETIMEDOUT;
-        return -1;
-    }
-    int why = weft__wait1(t, &ch->sendq, (void *)elem, deadline, "chan send", ch);
+    int why;
+    if (r < 0)
+        why = EPIPE;
+    else if (weft__expired(deadline))
+        why = ETIMEDOUT;
+    else
+        why = weft__wait1(t, send ? &ch->sendq : &ch->recvq, elem, deadline,
+                          send ? "chan send" : "chan recv", ch);
     if (likely(why == 0))
         return 0;
     errno = why;
     return -1;
 }
 
+int weft_chan_send(weft_chan *ch, const void *elem, int64_t deadline)
+{
+    return chan_op(ch, (void *)elem, deadline, 1);
+}
+
 int weft_chan_recv(weft_chan *ch, void *elem, int64_t deadline)
 {
-    weft__task *t;
-    if (weft__enter(&t) != 0)
-        return -1;
-    if (unlikely(!weft__chan_ok(ch) || !elem)) {
-        errno = EINVAL;
-        return -1;
-    }
-    int r = weft__chan_try_recv(ch, elem);
-    if (likely(r > 0))
-        return 0;
-    if (r < 0) {
-        errno = EPIPE;
-        return -1;
-    }
-    if (weft__expired(deadline)) {
-        errno = ETIMEDOUT;
-        return -1;
-    }
-    int why = weft__wait1(t, &ch->recvq, elem, deadline, "chan recv", ch);
-    if (likely(why == 0))
-        return 0;
-    errno = why;
-    return -1;
+    return chan_op(ch, elem, deadline, 0);
 }
 
 int weft_chan_close(weft_chan *ch)

@@ -80,8 +80,8 @@ struct weft__sched {
     uint64_t seq;
     uint64_t rng;
     int deadlocked;
-    unsigned budget;  /* direct switches left before the loop runs */
-    weft__task *dead; /* finished group tasks, freed when the loop idles */
+    unsigned budget;      /* direct switches left before the loop runs */
+    weft__task *dead;     /* finished group tasks, freed when the loop idles */
     weft__poller *poller; /* made by the io layer on first use (idle.c) */
 };
 
