@@ -99,6 +99,12 @@ extern __thread weft__thread weft__th __attribute__((tls_model("initial-exec")))
 /* Called once per thread before its first coroutine. */
 void weft__thread_init(void);
 
+/* thread.c: ids, handed to threads in blocks; the process defaults. */
+uint32_t weft__co_new_id(void);
+int weft__stack_size_ok(size_t size);
+int weft__stack_default_kind(void);
+size_t weft__stack_default_size(void);
+
 /* Switches from the running coroutine to `to` without changing the state
  * or the resumer of either: the scheduler's primitive to park (jump to the
  * scheduler's context) and to wake (jump back into the coroutine at which a
