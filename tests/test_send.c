@@ -34,6 +34,14 @@ static void test_protocol(void)
     CHECK_PTR(out, &tag_ret); /* untouched */
     CHECK_INT(weft_co_status(co), WEFT_SUSPENDED);
 
+    /* Refused twice, then freed without ever starting. */
+    weft_co *never = weft_co_new(echo, &tag_a, NULL);
+    CHECK(never != NULL);
+    CHECK_ERR(weft_co_send(never, &tag_b, NULL), -1, EINVAL);
+    CHECK_ERR(weft_co_send(never, &tag_c, NULL), -1, EINVAL);
+    CHECK_INT(weft_co_status(never), WEFT_SUSPENDED);
+    weft_co_free(never);
+
     CHECK_INT(weft_co_send(co, NULL, &out), 1);
     CHECK_PTR(out, &tag_a);
     CHECK_INT(weft_co_status(co), WEFT_SUSPENDED);

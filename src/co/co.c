@@ -77,9 +77,18 @@ static __attribute__((noreturn)) void co_exit(weft_co *co, void *ret)
 static void co_main(void *arg, void *val)
 {
     weft_co *co = arg;
-    (void)val; /* the first send carries NULL */
     if (co->slow)
         weft__landed(co);
+    /* The first send came through the fast path, which does not look at
+     * `in`: refuse a value here, as Python refuses one for a just-started
+     * generator, and wait, not started, for the next send. */
+    while (unlikely(val != NULL)) {
+        co->state = ST_CREATED;
+        weft_co *to = co->resumer;
+        weft__th.cur = to;
+        errno = EINVAL;
+        val = weft__switch_to(co, to, (void *)(intptr_t)-1);
+    }
     co_exit(co, co->fn(co->arg));
 }
 
@@ -321,12 +330,14 @@ invalid:
 int weft_co_send(weft_co *co, void *in, void **out)
 {
     weft_co *from = weft__th.cur;
-    /* Separate byte loads (atomic, relaxed: plain moves) so the compiler
-     * does not merge them into one wider load, which would stall on the
-     * byte store of state made by the switch that stopped co. */
+    /* Suspended or never started ((state | 2) == 3), not a task, nothing
+     * to do around the switch. state is loaded on its own (an atomic,
+     * relaxed load is a plain move the compiler does not merge): a wider
+     * load would stall on the byte store of state that the switch which
+     * stopped co made. task and slow are rarely written: one load serves. */
     if (likely(co != NULL && from != NULL &&
-               __atomic_load_n(&co->state, __ATOMIC_RELAXED) == ST_SUSPENDED &&
-               !__atomic_load_n(&co->slow, __ATOMIC_RELAXED))) {
+               (__atomic_load_n(&co->state, __ATOMIC_RELAXED) | 2) == 3 &&
+               !(co->task | co->slow))) {
         co->resumer = from;
         co->out_slot = out;
         co->state = ST_ACTIVE;
