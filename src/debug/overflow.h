@@ -1,5 +1,5 @@
 /* Stack overflow report: a SIGSEGV handler on an alternate signal stack
- * that recognises a fault in the running coroutine's guard page, prints one
+ * that recognises a fault in the running coroutine's guard, prints one
  * line and aborts; other faults go to the handler that was there before. */
 #ifndef WEFT_OVERFLOW_H
 #define WEFT_OVERFLOW_H

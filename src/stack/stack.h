@@ -1,6 +1,6 @@
-/* Stack memory: private stacks, each its own mapping with a PROT_NONE
- * guard page at the low end, committed lazily by the kernel and kept in a
- * per-thread pool for reuse. */
+/* Stack memory: private stacks, each its own mapping with a guard at the
+ * low end (a guard region in the page tables, or a PROT_NONE range),
+ * committed lazily by the kernel and kept in a per-thread pool for reuse. */
 #ifndef WEFT_STACK_H
 #define WEFT_STACK_H
 
