@@ -108,41 +108,20 @@ int weft__image_reserve(weft__image *im, size_t len, uint32_t inl_cap)
     return 0;
 }
 
-void weft__image_save(weft__image *im, const char *from, const char *hi, char *inl,
-                      uint32_t inl_cap)
+void weft__image_shrink(weft__image *im, size_t deep)
 {
-    size_t len = (size_t)(hi - from);
-    size_t deep = deep_part(len, inl_cap);
-    /* Give back a heap block four times larger than needed. */
-    if (im->ext_cap > 256 && deep * 4 < im->ext_cap) {
-        if (deep == 0) {
-            free(im->ext);
-            im->ext = NULL;
-            im->ext_cap = 0;
-        } else {
-            char *b = realloc(im->ext, (deep + 15) & ~(size_t)15);
-            if (b != NULL) {
-                im->ext = b;
-                im->ext_cap = (uint32_t)((deep + 15) & ~(size_t)15);
-            }
-        }
+    if (deep == 0) {
+        free(im->ext);
+        im->ext = NULL;
+        im->ext_cap = 0;
+        return;
     }
-    /* The frames may hold poisoned redzones of instrumented code. */
-    weft__tools_unpoison(from, len);
-    memcpy(inl, from + deep, len - deep);
-    if (deep)
-        memcpy(im->ext, from, deep);
-    im->len = (uint32_t)len;
-}
-
-void weft__image_restore(const weft__image *im, char *hi, const char *inl, uint32_t inl_cap)
-{
-    char *to = hi - im->len;
-    size_t deep = deep_part(im->len, inl_cap);
-    weft__tools_writable(to, im->len);
-    memcpy(to + deep, inl, im->len - deep);
-    if (deep)
-        memcpy(to, im->ext, deep);
+    size_t cap = (deep + 15) & ~(size_t)15;
+    char *b = realloc(im->ext, cap);
+    if (b != NULL) {
+        im->ext = b;
+        im->ext_cap = (uint32_t)cap;
+    }
 }
 
 void weft__image_free(weft__image *im)

@@ -8,7 +8,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "debug/tools.h"
 #include "stack/stack.h"
 
 typedef struct weft__shared {
@@ -54,13 +56,47 @@ static inline int weft__image_fits(const weft__image *im, size_t len, uint32_t i
     return len <= (size_t)inl_cap + im->ext_cap;
 }
 
+/* Gives back most of a heap block much larger than `deep` bytes. */
+void weft__image_shrink(weft__image *im, size_t deep);
+
 /* Copies [from, hi) into the image, which must be able to hold it, and
- * gives back heap memory that is much larger than needed. */
-void weft__image_save(weft__image *im, const char *from, const char *hi, char *inl,
-                      uint32_t inl_cap);
+ * gives back heap memory that is much larger than needed. Inline, with
+ * inl_cap a constant at the call, so that the copy of the inline part, of
+ * that fixed size whenever there is a deeper part, is not a call. */
+static inline void weft__image_save(weft__image *im, const char *from, const char *hi, char *inl,
+                                    uint32_t inl_cap)
+{
+    size_t len = (size_t)(hi - from);
+    /* The frames may hold poisoned redzones of instrumented code. */
+    weft__tools_unpoison(from, len);
+    if (len > inl_cap) {
+        size_t deep = len - inl_cap;
+        if (__builtin_expect(im->ext_cap > 256 && deep * 4 < im->ext_cap, 0))
+            weft__image_shrink(im, deep);
+        memcpy(inl, hi - inl_cap, inl_cap);
+        memcpy(im->ext, from, deep);
+    } else {
+        if (__builtin_expect(im->ext_cap > 256, 0))
+            weft__image_shrink(im, 0);
+        memcpy(inl, from, len);
+    }
+    im->len = (uint32_t)len;
+}
 
 /* Copies the image back to end at hi. */
-void weft__image_restore(const weft__image *im, char *hi, const char *inl, uint32_t inl_cap);
+static inline void weft__image_restore(const weft__image *im, char *hi, const char *inl,
+                                       uint32_t inl_cap)
+{
+    size_t len = im->len;
+    char *to = hi - len;
+    weft__tools_writable(to, len);
+    if (len > inl_cap) {
+        memcpy(hi - inl_cap, inl, inl_cap);
+        memcpy(to, im->ext, len - inl_cap);
+    } else {
+        memcpy(to, inl, len);
+    }
+}
 
 /* Frees the image's heap block, if any. */
 void weft__image_free(weft__image *im);
