@@ -129,6 +129,27 @@ static inline int test_fork(void (*fn)(void *), void *arg, char *buf, size_t cap
 
 /* Counts the lines of text that start with prefix; copies the first such
  * line (without its newline) into first when not NULL. */
+/* Recursion that cannot be folded or turned into a loop: every level keeps
+ * a live 256-byte array. */
+static __attribute__((noinline, unused)) unsigned long test_recurse(unsigned long n)
+{
+    static volatile unsigned long sink __attribute__((unused));
+    volatile char pad[256];
+    pad[0] = (char)n;
+    pad[255] = (char)(n >> 8);
+    __asm__ volatile("" : : "r"(pad) : "memory");
+    unsigned long r = n == 0 ? 0 : test_recurse(n - 1) + 1;
+    sink += (unsigned long)pad[0] + (unsigned long)pad[255];
+    return r;
+}
+
+/* A coroutine body that recurses until its stack overflows. */
+static inline void *test_deep(void *arg)
+{
+    (void)arg;
+    return (void *)(uintptr_t)test_recurse(1UL << 30);
+}
+
 /* The number of memory maps of this process. */
 static inline int test_count_maps(void)
 {
@@ -170,6 +191,18 @@ static inline int test_count_lines(const char *text, const char *prefix, char *f
                  WIFSIGNALED(check_s_) ? "signal" : "exit",                                        \
                  WIFSIGNALED(check_s_) ? WTERMSIG(check_s_) : WEXITSTATUS(check_s_), (output));    \
     } while (0)
+
+/* Runs fn(arg) in a child that must die of SIGABRT after printing exactly
+ * one line starting "weft: "; its output goes to out, that line to line. */
+static inline void test_expect_weft_abort(void (*fn)(void *), void *arg, char *out, size_t out_cap,
+                                          char *line, size_t line_cap)
+{
+    int status = test_fork(fn, arg, out, out_cap);
+    CHECK_KILLED_BY(status, SIGABRT, out);
+    int n = test_count_lines(out, "weft: ", line, line_cap);
+    if (n != 1)
+        FAIL("expected one 'weft: ' line, got %d in:\n%s", n, out);
+}
 
 #define CHECK_EXITED(status, code, output)                                                         \
     do {                                                                                           \

@@ -67,11 +67,7 @@ static void case_free_twice(void *arg)
 static void expect_abort(void (*fn)(void *), void *arg, const char *name, const char *what)
 {
     char out[8192], line[512];
-    int status = test_fork(fn, arg, out, sizeof out);
-    CHECK_KILLED_BY(status, SIGABRT, out);
-    int n = test_count_lines(out, "weft: ", line, sizeof line);
-    if (n != 1)
-        FAIL("expected one 'weft: ' line, got %d in:\n%s", n, out);
+    test_expect_weft_abort(fn, arg, out, sizeof out, line, sizeof line);
     char quoted[64];
     snprintf(quoted, sizeof quoted, "'%s'", name);
     if (strstr(line, quoted) == NULL)

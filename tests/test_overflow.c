@@ -17,25 +17,6 @@
 
 static volatile unsigned long sink;
 
-/* Not a tail call and not foldable: each level keeps a live array. */
-static __attribute__((noinline)) unsigned long recurse(unsigned long n)
-{
-    volatile char pad[256];
-    pad[0] = (char)n;
-    pad[255] = (char)(n >> 8);
-    __asm__ volatile("" : : "r"(pad) : "memory");
-    unsigned long r = n == 0 ? 0 : recurse(n - 1) + 1;
-    sink += (unsigned long)pad[0] + (unsigned long)pad[255];
-    return r;
-}
-
-static void *deep(void *arg)
-{
-    (void)arg;
-    sink = recurse(1UL << 30);
-    return NULL;
-}
-
 static __attribute__((noinline)) void big_array(size_t n)
 {
     char buf[n]; /* a VLA: the compiler probes it page by page */
@@ -129,14 +110,10 @@ static void run_case(void *arg)
 static void expect_overflow(const overflow_case *c)
 {
     char out[8192], line[512], expect[256];
-    int status = test_fork(run_case, (void *)c, out, sizeof out);
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
-        fprintf(stderr, "case '%s' (thread %d, own handler %d):\n", c->name ? c->name : "(unnamed)",
-                c->thread, c->own_handler);
-    CHECK_KILLED_BY(status, SIGABRT, out);
-    int n = test_count_lines(out, "weft: ", line, sizeof line);
-    if (n != 1)
-        FAIL("expected one 'weft: ' line, got %d in:\n%s", n, out);
+    /* Shown only when the test fails: which case it was. */
+    fprintf(stderr, "case '%s' (thread %d, own handler %d)\n", c->name ? c->name : "(unnamed)",
+            c->thread, c->own_handler);
+    test_expect_weft_abort(run_case, (void *)c, out, sizeof out, line, sizeof line);
     size_t size = c->size ? c->size : WEFT_STACK_DEFAULT;
     if (c->name) {
         snprintf(expect, sizeof expect, "weft: stack overflow in coroutine '%s' (stack %zu bytes)",
@@ -207,16 +184,16 @@ static void foreign_default(void *arg)
 int main(void)
 {
     overflow_case cases[] = {
-        {deep, NULL, "recursive", STACK, 0, 0},
-        {deep, NULL, "recursive-default", 0, 0, 0},
-        {deep, NULL, NULL, STACK, 0, 0},
+        {test_deep, NULL, "recursive", STACK, 0, 0},
+        {test_deep, NULL, "recursive-default", 0, 0, 0},
+        {test_deep, NULL, NULL, STACK, 0, 0},
         {large, NULL, "vla", STACK, 0, 0},
         {large, (void *)1, "fixed-array", STACK, 0, 0},
-        {deep, NULL, "own-handler", STACK, 1, 0},
+        {test_deep, NULL, "own-handler", STACK, 1, 0},
         {large, NULL, "own-handler-vla", STACK, 1, 0},
-        {deep, NULL, "on-thread", STACK, 0, 1},
+        {test_deep, NULL, "on-thread", STACK, 0, 1},
         {large, NULL, "on-thread-vla", STACK, 1, 1},
-        {deep, NULL, "0123456789012345678901234567890", STACK, 0, 0},
+        {test_deep, NULL, "0123456789012345678901234567890", STACK, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         expect_overflow(&cases[i]);

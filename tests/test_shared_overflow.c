@@ -9,27 +9,6 @@
 
 #include "check.h"
 
-static volatile unsigned long sink;
-
-/* Not a tail call and not foldable: each level keeps a live array. */
-static __attribute__((noinline)) unsigned long recurse(unsigned long n)
-{
-    volatile char pad[256];
-    pad[0] = (char)n;
-    pad[255] = (char)(n >> 8);
-    __asm__ volatile("" : : "r"(pad) : "memory");
-    unsigned long r = n == 0 ? 0 : recurse(n - 1) + 1;
-    sink += (unsigned long)pad[0] + (unsigned long)pad[255];
-    return r;
-}
-
-static void *deep(void *arg)
-{
-    (void)arg;
-    sink = recurse(1UL << 30);
-    return NULL;
-}
-
 static void *idle(void *arg)
 {
     (void)arg;
@@ -49,7 +28,7 @@ static void overflow(const weft_opts *opts, int neighbours)
         if (n == NULL || weft_co_send(n, NULL, NULL) != 1)
             _exit(5);
     }
-    weft_co *co = weft_co_new(deep, NULL, opts);
+    weft_co *co = weft_co_new(test_deep, NULL, opts);
     if (co == NULL)
         _exit(6);
     weft_co_send(co, NULL, NULL);
@@ -77,11 +56,7 @@ static void from_env(void *arg)
 static void expect(void (*fn)(void *), void *arg, const char *line_want, const char *prefix)
 {
     char out[8192], line[512];
-    int status = test_fork(fn, arg, out, sizeof out);
-    CHECK_KILLED_BY(status, SIGABRT, out);
-    int n = test_count_lines(out, "weft: ", line, sizeof line);
-    if (n != 1)
-        FAIL("expected one 'weft: ' line, got %d in:\n%s", n, out);
+    test_expect_weft_abort(fn, arg, out, sizeof out, line, sizeof line);
     if (line_want)
         CHECK_STR(line, line_want);
     else if (strncmp(line, prefix, strlen(prefix)) != 0 ||
