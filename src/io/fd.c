@@ -300,16 +300,25 @@ ssize_t weft_read(int fd, void *buf, size_t len, int64_t deadline)
     return weft_readv(fd, &v, 1, deadline);
 }
 
-ssize_t weft_readv(int fd, const struct iovec *iov, int iovcnt, int64_t deadline)
+/* The start of readv and writev: a waiting call's checks, then the
+ * vector's. Returns 0, or -1 with errno. */
+static int iov_enter(int fd, const struct iovec *iov, int iovcnt, weft__task **t, weft__pfd **r)
 {
-    weft__task *t;
-    weft__pfd *r;
-    if (weft__io_enter(fd, &t, &r) != 0)
+    if (weft__io_enter(fd, t, r) != 0)
         return -1;
     if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt && !iov)) {
         errno = EINVAL;
         return -1;
     }
+    return 0;
+}
+
+ssize_t weft_readv(int fd, const struct iovec *iov, int iovcnt, int64_t deadline)
+{
+    weft__task *t;
+    weft__pfd *r;
+    if (iov_enter(fd, iov, iovcnt, &t, &r) != 0)
+        return -1;
     if (unlikely(r->kind & K_FILE))
         return file_io(t, fd, 0, iov, iovcnt);
     size_t want = 0;
@@ -456,12 +465,8 @@ ssize_t weft_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadlin
 {
     weft__task *t;
     weft__pfd *r;
-    if (weft__io_enter(fd, &t, &r) != 0)
+    if (iov_enter(fd, iov, iovcnt, &t, &r) != 0)
         return -1;
-    if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt && !iov)) {
-        errno = EINVAL;
-        return -1;
-    }
     if (unlikely(r->kind & K_FILE))
         return file_io(t, fd, 1, iov, iovcnt);
     size_t total = 0;
