@@ -102,8 +102,16 @@ void weft__thread_init(void);
 /* thread.c: ids, handed to threads in blocks; the process defaults. */
 uint32_t weft__co_new_id(void);
 int weft__stack_size_ok(size_t size);
-int weft__stack_default_kind(void);
-size_t weft__stack_default_size(void);
+extern int weft__default_kind;
+extern size_t weft__default_size;
+static inline int weft__stack_default_kind(void)
+{
+    return __atomic_load_n(&weft__default_kind, __ATOMIC_RELAXED);
+}
+static inline size_t weft__stack_default_size(void)
+{
+    return __atomic_load_n(&weft__default_size, __ATOMIC_RELAXED);
+}
 
 /* Switches from the running coroutine to `to` without changing the state
  * or the resumer of either: the scheduler's primitive to park (jump to the

@@ -17,8 +17,8 @@ __thread weft__thread weft__th __attribute__((tls_model("initial-exec")));
 
 /* ---- process defaults ---------------------------------------------------- */
 
-static int default_kind = WEFT_STACK_PRIVATE;
-static size_t default_size = WEFT_STACK_DEFAULT;
+int weft__default_kind = WEFT_STACK_PRIVATE;
+size_t weft__default_size = WEFT_STACK_DEFAULT;
 static pthread_once_t defaults_once = PTHREAD_ONCE_INIT;
 
 int weft__stack_size_ok(size_t size)
@@ -30,7 +30,7 @@ static void read_env_defaults(void)
 {
     const char *kind = getenv("WEFT_STACK");
     if (kind && strcmp(kind, "shared") == 0)
-        default_kind = WEFT_STACK_SHARED;
+        weft__default_kind = WEFT_STACK_SHARED;
     const char *size = getenv("WEFT_STACK_SIZE");
     if (size && *size) {
         char *end;
@@ -40,7 +40,7 @@ static void read_env_defaults(void)
         else if (*end == 'm' || *end == 'M')
             v <<= 20, end++;
         if (*end == '\0' && weft__stack_size_ok((size_t)v))
-            default_size = (size_t)v;
+            weft__default_size = (size_t)v;
     }
 }
 
@@ -52,8 +52,8 @@ int weft_set_stack_defaults(int kind, size_t size)
         return -1;
     }
     pthread_once(&defaults_once, read_env_defaults);
-    __atomic_store_n(&default_kind, kind, __ATOMIC_RELAXED);
-    __atomic_store_n(&default_size, size ? size : WEFT_STACK_DEFAULT, __ATOMIC_RELAXED);
+    __atomic_store_n(&weft__default_kind, kind, __ATOMIC_RELAXED);
+    __atomic_store_n(&weft__default_size, size ? size : WEFT_STACK_DEFAULT, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -105,14 +105,4 @@ void weft__thread_init(void)
     if (weft__tools_tsan)
         weft__th.root.tsan_fiber = weft__tools_tsan_current();
     weft__th.cur = &weft__th.root;
-}
-
-int weft__stack_default_kind(void)
-{
-    return __atomic_load_n(&default_kind, __ATOMIC_RELAXED);
-}
-
-size_t weft__stack_default_size(void)
-{
-    return __atomic_load_n(&default_size, __ATOMIC_RELAXED);
 }
