@@ -10,6 +10,11 @@
 
 static volatile int sink;
 
+/* Private stacks: this program uses a suspended coroutine's frames, which
+ * only a private stack keeps in place (test_shared_hazard covers shared
+ * ones). */
+static const weft_opts priv = {.stack_kind = WEFT_STACK_PRIVATE};
+
 static __attribute__((noinline)) void use_buffer(char *buf, size_t n, int v)
 {
     memset(buf, v, n);
@@ -48,7 +53,7 @@ static void *middle(void *arg)
 {
     char buf[2000];
     use_buffer(buf, sizeof buf, 2);
-    weft_co *c = weft_co_new(leaf, arg, NULL);
+    weft_co *c = weft_co_new(leaf, arg, &priv);
     CHECK(c != NULL);
     /* If the middle one is freed while suspended, its handler frees the
      * leaf (nested unwinding). */
@@ -70,7 +75,7 @@ static void child(void *arg)
     (void)arg;
     int handled = 0;
     for (int round = 0; round < 50; round++) {
-        weft_co *m = weft_co_new(middle, &handled, NULL);
+        weft_co *m = weft_co_new(middle, &handled, &priv);
         CHECK(m != NULL);
         CHECK_INT(weft_co_send(m, NULL, NULL), 1);
         char local[512];
@@ -80,10 +85,10 @@ static void child(void *arg)
 
         /* Frames left behind by a freed suspended coroutine do not trouble
          * the next one on the same (pooled) stack. */
-        weft_co *s = weft_co_new(leaf, &handled, NULL);
+        weft_co *s = weft_co_new(leaf, &handled, &priv);
         CHECK_INT(weft_co_send(s, NULL, NULL), 1);
         weft_co_free(s);
-        weft_co *t = weft_co_new(middle, &handled, NULL);
+        weft_co *t = weft_co_new(middle, &handled, &priv);
         CHECK_INT(weft_co_send(t, NULL, NULL), 1);
         weft_co_free(t);
     }

@@ -7,6 +7,10 @@
 
 #include "check.h"
 
+/* The limits of private stacks, whatever the process default (the suite
+ * also runs with WEFT_STACK=shared). */
+static const weft_opts priv = {.stack_kind = WEFT_STACK_PRIVATE};
+
 static void *yield_once(void *arg)
 {
     char buf[1024];
@@ -51,7 +55,7 @@ static void run_and_free(weft_co **cos, int n)
 
 static int fill_big(weft_co **cos)
 {
-    weft_opts o = {.stack_size = BIG, .name = "big"};
+    weft_opts o = {.stack_size = BIG, .stack_kind = WEFT_STACK_PRIVATE, .name = "big"};
     int n = 0;
     for (;;) {
         if (n == MAX_BIG)
@@ -91,7 +95,7 @@ static void rlimit_child(void *arg)
     run_and_free(cos, again);
 
     /* A small one still fits after all that. */
-    weft_co *one = weft_co_new(yield_once, &cos[0], NULL);
+    weft_co *one = weft_co_new(yield_once, &cos[0], &priv);
     CHECK(one != NULL);
     cos[0] = one;
     run_and_free(cos, 1);
@@ -115,7 +119,7 @@ static long max_map_count(void)
  * returns how many. */
 static int fill_small(weft_co **cos, int cap)
 {
-    weft_opts o = {.stack_size = WEFT_STACK_MIN};
+    weft_opts o = {.stack_size = WEFT_STACK_MIN, .stack_kind = WEFT_STACK_PRIVATE};
     int n = 0;
     while (n < cap) {
         errno = 0;
@@ -138,11 +142,11 @@ static void free_all(weft_co **cos, int n)
 static void after_exhaustion(weft_co **cos)
 {
     /* Creating works again, and the new coroutine runs. */
-    weft_co *co = weft_co_new(yield_once, &cos[0], NULL);
+    weft_co *co = weft_co_new(yield_once, &cos[0], &priv);
     CHECK(co != NULL);
     cos[0] = co;
     run_and_free(cos, 1);
-    weft_opts o = {.stack_size = WEFT_STACK_MIN};
+    weft_opts o = {.stack_size = WEFT_STACK_MIN, .stack_kind = WEFT_STACK_PRIVATE};
     co = weft_co_new(yield_once, &cos[0], &o);
     CHECK(co != NULL);
     cos[0] = co;

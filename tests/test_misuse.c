@@ -54,8 +54,10 @@ static void *yielder(void *arg)
 static void case_free_twice(void *arg)
 {
     int started = (int)(intptr_t)arg;
-    weft_opts o = {.name = "twice"};
-    /* A second one keeps the first's stack from being reused. */
+    /* Private: its name lives in its mapping and outlives the free, where
+     * a shared one's is freed with it. A second one keeps the first's
+     * stack from being reused. */
+    weft_opts o = {.name = "twice", .stack_kind = WEFT_STACK_PRIVATE};
     weft_co *co = weft_co_new(yielder, NULL, &o);
     if (started)
         weft_co_send(co, NULL, NULL);

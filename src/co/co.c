@@ -94,7 +94,7 @@ static __attribute__((noinline, cold)) void co_arrive(weft_co *co, void *val)
     }
 }
 
-static void co_main(void *arg, void *val)
+void weft__co_main(void *arg, void *val)
 {
     weft_co *co = arg;
     if (unlikely(val != NULL || co->slow))
@@ -192,32 +192,23 @@ static weft_co *new_private(size_t size)
     weft_co *co = (weft_co *)(top & ~(uintptr_t)63);
     co->kind = WEFT_STACK_PRIVATE;
     co->u.stack = st;
-    co->sp = weft__ctx_make(weft__co_hi(co), co_main, co);
+    co->sp = weft__ctx_make(weft__co_hi(co), weft__co_main, co);
     return co;
 }
 
-static weft_co *new_shared(size_t size)
+/* A shared coroutine gets its stack when it first runs (weft__place), so
+ * that the stack holds none of its resumers' frames. */
+static weft_co *new_shared(void)
 {
-    weft_co *cur = weft__th.cur;
-    weft__shared *s = weft__shared_pick(size, cur->kind == WEFT_STACK_SHARED ? cur->u.sh.on : NULL);
-    if (s == NULL)
-        return NULL;
     weft_co *co = malloc(WEFT_SHARED_BLOCK);
     if (co == NULL) {
-        weft__shared_drop(s);
         errno = ENOMEM;
         return NULL;
     }
     co->kind = WEFT_STACK_SHARED;
-    co->u.sh.on = s;
+    co->u.sh.on = NULL;
     co->u.sh.image = (weft__image){.ext = NULL, .len = 0, .ext_cap = 0};
-    co->sp = s->hi;
-    if (image_push_context(co, co_main) != 0) {
-        weft__shared_drop(s);
-        free(co);
-        errno = ENOMEM;
-        return NULL;
-    }
+    co->sp = NULL;
     if (++shared_live > shared_peak)
         shared_peak = shared_live;
     return co;
@@ -235,9 +226,11 @@ static __attribute__((noinline)) void release(weft_co *co)
     if (co->kind == WEFT_STACK_SHARED) {
         free(co->name);
         weft__shared *s = co->u.sh.on;
-        if (s->owner == co)
-            s->owner = NULL;
-        weft__shared_drop(s);
+        if (s != NULL) {
+            if (s->owner == co)
+                s->owner = NULL;
+            weft__shared_drop(s);
+        }
         weft__image_free(&co->u.sh.image);
         free(co);
         shared_gone();
@@ -269,7 +262,7 @@ weft_co *weft_co_new(weft_fn fn, void *arg, const weft_opts *opts)
 
     size_t page = weft__page_size();
     size = (size + page - 1) & ~(page - 1);
-    weft_co *co = kind == WEFT_STACK_PRIVATE ? new_private(size) : new_shared(size);
+    weft_co *co = kind == WEFT_STACK_PRIVATE ? new_private(size) : new_shared();
     if (co == NULL)
         return NULL;
     co->resumer = NULL;
@@ -316,7 +309,8 @@ static __attribute__((noinline)) int send_slow(weft_co *co, void *in, void **out
     }
     weft_co *from = weft__th.cur;
     if (co->slow) {
-        if (!weft__tools_asan && co->kind == WEFT_STACK_SHARED && !weft__on_same_shared(from, co)) {
+        if (!weft__tools_asan && co->kind == WEFT_STACK_SHARED && co->u.sh.on &&
+            !weft__on_same_shared(from, co)) {
             /* The common case of shared stacks (a driver on another stack
              * resuming coroutines in turn): bring co's frames back here,
              * then take the bare switch. */

@@ -68,8 +68,12 @@ static inline char *weft__co_inl(weft_co *co)
     return (char *)(co + 1);
 }
 
+/* A shared coroutine has no stack until it first runs (on == NULL): it is
+ * placed then, on a stack that none of its resumers is on (weft__place). */
+
 /* Where a coroutine's frames start: the top of its stack (below the room
- * for its name, for a private one). Not for the thread's root. */
+ * for its name, for a private one). Not for the thread's root, nor for a
+ * shared coroutine not yet placed. */
 static inline char *weft__co_hi(const weft_co *co)
 {
     if (co->kind == WEFT_STACK_SHARED)
@@ -124,6 +128,30 @@ static inline size_t weft__stack_default_size(void)
  * ST_CREATED (its first jump starts it; set its resumer first). Aborts when
  * memory to save a shared stack runs out. */
 void *weft__co_jump(weft_co *to, void *val);
+
+/* Pins (delta 1) or unpins (delta -1) the shared stack of co, if it has
+ * one: while pinned, its owner's frames stay in place, because another
+ * thread uses that memory. */
+static inline void weft__co_pin(weft_co *co, int delta)
+{
+    if (co->kind == WEFT_STACK_SHARED && co->u.sh.on)
+        co->u.sh.on->pinned += (unsigned)delta;
+}
+
+/* Would running co displace frames that a pin keeps in place? */
+static inline int weft__co_pinned_out(const weft_co *co)
+{
+    const weft__shared *s = co->kind == WEFT_STACK_SHARED ? co->u.sh.on : NULL;
+    return s && s->pinned && s->owner != co;
+}
+
+/* Memory of a suspended coroutine, wherever its frames are: when `at`
+ * lies on co's shared stack and co's frames are away from it, copies n
+ * bytes between buf and co's saved image (into it when dir is 1, out of it
+ * when 0) and returns 1; returns 0, copying nothing, when the memory is
+ * where it says (not on co's stack, or co's frames in place). Aborts when
+ * `at` is on co's stack below its frames. */
+int weft__co_copy(weft_co *co, void *at, void *buf, size_t n, int dir);
 
 /* Aborts the process with one line "weft: <what> in coroutine 'NAME'". */
 __attribute__((noreturn)) void weft__co_die(const weft_co *co, const char *what);

@@ -46,6 +46,10 @@ static void claim(weft_co *to)
 {
     weft__shared *s = to->u.sh.on;
     weft_co *o = s->owner;
+    /* The scheduler never resumes a task onto a pinned stack. */
+    if (unlikely(s->pinned))
+        weft__co_die(to,
+                     "resumed onto a shared stack whose owner lends its memory to another thread");
     if (o != NULL && o->state != ST_DEAD)
         evict(o, s);
     /* Under ASan an unowned stack is poisoned whole (see landed). */
@@ -80,6 +84,64 @@ int weft__claim_from_elsewhere(weft_co *to)
     return 0;
 }
 
+int weft__co_copy(weft_co *co, void *at, void *buf, size_t n, int dir)
+{
+    weft__shared *s = co->kind == WEFT_STACK_SHARED ? co->u.sh.on : NULL;
+    char *a = at;
+    if (s == NULL || a < s->lo || a >= s->hi || s->owner == co)
+        return 0;
+    if (weft__image_access(&co->u.sh.image, weft__co_inl(co), WEFT_INL_CAP, s->hi, a, buf, n,
+                           dir) != 0)
+        weft__co_die(co, "use of memory below the frames of a suspended coroutine");
+    return 1;
+}
+
+/* The longest chain of resumers whose stacks a new coroutine avoids. */
+#define AVOID_MAX 16
+
+/* Collects the shared stacks of c and its resumers into avoid. */
+static size_t chain_stacks(const weft_co *c, weft__shared **avoid, size_t n)
+{
+    for (; c != NULL && n < AVOID_MAX; c = c->resumer)
+        if (c->kind == WEFT_STACK_SHARED && c->u.sh.on)
+            avoid[n++] = c->u.sh.on;
+    return n;
+}
+
+/* The first switch to a shared coroutine: picks a stack that holds no
+ * frame of `from`'s chain or of its own resumer's (so that a resumer's
+ * locals stay where they are while it runs), displaces the owner, and lays
+ * the first context at the top. Runs on another stack. */
+static int place(weft_co *from, weft_co *to)
+{
+    weft__shared *avoid[AVOID_MAX];
+    size_t n = chain_stacks(from, avoid, 0);
+    if (to->resumer != from)
+        n = chain_stacks(to->resumer, avoid, n);
+    weft__shared *s = weft__shared_pick(to->stack_size, avoid, n);
+    if (s == NULL)
+        return -1;
+    weft_co *o = s->owner;
+    if (o != NULL && o->state != ST_DEAD &&
+        weft__image_reserve(&o->u.sh.image, (size_t)(s->hi - weft__frames_lo(o)), WEFT_INL_CAP) !=
+            0) {
+        weft__shared_drop(s);
+        return -1;
+    }
+    if (o != NULL) {
+        if (o->state != ST_DEAD)
+            evict(o, s);
+        o->slow = 1;
+    }
+    weft__tools_stack_reset(s->lo, (size_t)(s->hi - s->lo));
+    weft__tools_writable(s->hi - WEFT_ARCH_FRAME - 64, WEFT_ARCH_FRAME + 64);
+    to->u.sh.on = s;
+    s->owner = to;
+    to->sp = weft__ctx_make(s->hi, weft__co_main, to);
+    to->slow = (uint8_t)weft__tools_fibers;
+    return 0;
+}
+
 /* Under ASan, the coroutine that switched last; see landed. */
 static __thread weft_co *leaving __attribute__((tls_model("initial-exec")));
 
@@ -101,10 +163,12 @@ void weft__landed(weft_co *self)
     }
     /* A shared coroutine that left its stack is saved at once and the
      * stack poisoned, so that a pointer into its frames used while it is
-     * suspended is reported instead of reading whatever runs there next. */
+     * suspended is reported instead of reading whatever runs there next;
+     * not one that resumed self (its locals are self's to use while it
+     * runs), nor one whose frames are pinned for another thread. */
     weft_co *o = leaving;
     if (o && o->kind == WEFT_STACK_SHARED && o->u.sh.on->owner == o && self != weft__th.scratch &&
-        !weft__on_same_shared(o, self)) {
+        !weft__on_same_shared(o, self) && self->resumer != o && !o->u.sh.on->pinned) {
         weft__shared *s = o->u.sh.on;
         if (o->state != ST_DEAD)
             evict(o, s);
@@ -199,6 +263,8 @@ int weft__prepare(weft_co *from, weft_co *to)
         return -1;
     if (to->kind != WEFT_STACK_SHARED)
         return 0;
+    if (to->u.sh.on == NULL)
+        return place(from, to);
     weft__shared *s = to->u.sh.on;
     weft_co *o = s->owner;
     if (o == to || o == NULL || o->state == ST_DEAD)

@@ -29,8 +29,9 @@ static inline void *weft__switch_to(weft_co *from, weft_co *to, void *val)
 }
 
 /* Makes sure the switch from `from` to `to` cannot fail for want of
- * memory (room for the image of whoever `to` displaces). Changes nothing
- * visible. Returns 0, or -1 with errno ENOMEM. */
+ * memory (room for the image of whoever `to` displaces), and places a
+ * shared coroutine that has not run yet. Returns 0, or -1 with errno
+ * ENOMEM having changed nothing visible. */
 int weft__prepare(weft_co *from, weft_co *to);
 
 /* weft__prepare and the switch, for callers with nobody to report ENOMEM
@@ -45,6 +46,9 @@ int weft__claim_from_elsewhere(weft_co *to);
 /* Stores a value yielded or returned to `to` in its out slot, once its
  * frames (where the slot lives) are in place. */
 void weft__put_out(const weft_co *to, void **slot, void *val);
+
+/* The entry of every coroutine (co.c). */
+void weft__co_main(void *arg, void *val);
 
 /* First thing on arrival in a coroutine after an annotated switch. */
 void weft__landed(weft_co *self);

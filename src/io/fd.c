@@ -130,10 +130,8 @@ int weft__io_wait(weft__task *t, int fd, weft__pfd *r, int dir, int64_t deadline
     if (weft__poll_arm(p, fd, r, dir) != 0)
         return -1;
     r->w[dir] = t;
-    s->external++;
-    t->nwaiters = 0;
-    int why = weft__park(t, deadline, dir == WEFT__RD ? "fd read" : "fd write", NULL);
-    s->external--;
+    int why = weft__park(t, dir == WEFT__RD ? WR_FD_READ : WR_FD_WRITE, (void *)(intptr_t)fd,
+                         deadline, PARK_EXTERNAL);
     if (r->w[dir] == t) {
         /* Left before the fd was ready (deadline, cancellation). */
         r->w[dir] = NULL;
@@ -271,10 +269,7 @@ int weft_wait_fd(int fd, int events, int64_t deadline)
     }
     for (int i = 0; i < nd; i++)
         r->w[dirs[i]] = t;
-    s->external++;
-    t->nwaiters = 0;
-    int why = weft__park(t, deadline, "fd", NULL);
-    s->external--;
+    int why = weft__park(t, WR_FD, (void *)(intptr_t)fd, deadline, PARK_EXTERNAL);
     int got = 0;
     for (int i = 0; i < nd; i++) {
         int d = dirs[i];

@@ -139,10 +139,8 @@ int weft__offload(weft__task *t, weft_fn fn, void *arg, void **result)
     j.post.waiter = t;
     if (submit(&j) != 0)
         return -1;
-    /* The job uses this stack: wait for it whatever happens. */
-    uint8_t nocancel = t->nocancel;
-    t->nocancel = 1;
-    s->external++;
+    /* The job uses this stack: wait for it whatever happens, with the
+     * frames in place. */
     /* Done when the worker's post is in and delivered, both seen under the
      * poller's lock, the last the worker takes holding the job: a flag set
      * before the post would let this return while the worker still posts
@@ -153,11 +151,8 @@ int weft__offload(weft__task *t, weft_fn fn, void *arg, void **result)
         pthread_mutex_unlock(&p->mu);
         if (done)
             break;
-        t->nwaiters = 0;
-        weft__park(t, -1, "offload", NULL);
+        weft__park(t, WR_OFFLOAD, NULL, -1, PARK_EXTERNAL | PARK_NOCANCEL | PARK_PIN);
     }
-    s->external--;
-    t->nocancel = nocancel;
     if (result)
         *result = j.result;
     return 0;
@@ -256,10 +251,7 @@ int weft_future_wait(weft_future *f, void **value, int64_t deadline)
         f->p = p;
         f->post.waiter = t;
         pthread_mutex_unlock(&f->mu);
-        s->external++;
-        t->nwaiters = 0;
-        why = weft__park(t, deadline, "future", f);
-        s->external--;
+        why = weft__park(t, WR_FUTURE, f, deadline, PARK_EXTERNAL);
         pthread_mutex_lock(&f->mu);
         f->waiter = NULL;
         if (f->post.queued)

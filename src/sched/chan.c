@@ -56,7 +56,7 @@ int weft__chan_try_send(weft_chan *ch, const void *elem)
         return -1;
     weft__waiter *w = weft__wq_first(&ch->recvq);
     if (w) {
-        memcpy(w->buf, elem, ch->elem);
+        weft__task_copy(w->task, w->buf, (void *)elem, ch->elem, 1);
         weft__wake(w->task, 0, w->idx);
         return 1;
     }
@@ -76,14 +76,14 @@ int weft__chan_try_recv(weft_chan *ch, void *elem)
         ch->head = ch->head + 1 == ch->cap ? 0 : ch->head + 1;
         ch->len--;
         if (w) { /* the first blocked sender takes the freed slot */
-            memcpy(slot(ch, ch->head + ch->len), w->buf, ch->elem);
+            weft__task_copy(w->task, w->buf, slot(ch, ch->head + ch->len), ch->elem, 0);
             ch->len++;
             weft__wake(w->task, 0, w->idx);
         }
         return 1;
     }
     if (w) {
-        memcpy(elem, w->buf, ch->elem);
+        weft__task_copy(w->task, w->buf, elem, ch->elem, 0);
         weft__wake(w->task, 0, w->idx);
         return 1;
     }
@@ -110,8 +110,8 @@ static inline int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send)
     else if (weft__expired(deadline))
         why = ETIMEDOUT;
     else
-        why = weft__wait1(t, send ? &ch->sendq : &ch->recvq, elem, deadline,
-                          send ? "chan send" : "chan recv", ch);
+        why = weft__wait1(t, send ? &ch->sendq : &ch->recvq, elem,
+                          send ? WR_CHAN_SEND : WR_CHAN_RECV, ch, deadline, 0);
     if (likely(why == 0))
         return 0;
     errno = why;

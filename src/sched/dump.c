@@ -24,6 +24,26 @@ static const char *state_name(const weft__task *t)
     }
 }
 
+static const char *const reason_names[WR__COUNT] = {
+    [WR_SLEEP] = "sleep",
+    [WR_JOIN] = "join",
+    [WR_CHAN_SEND] = "chan send",
+    [WR_CHAN_RECV] = "chan recv",
+    [WR_SELECT] = "select",
+    [WR_MUTEX] = "mutex",
+    [WR_COND] = "cond",
+    [WR_COND_RELOCK] = "mutex (cond relock)",
+    [WR_WG] = "wait group",
+    [WR_SEM] = "semaphore",
+    [WR_GROUP] = "group",
+    [WR_GROUP_CLOSE] = "group close",
+    [WR_FD_READ] = "fd read",
+    [WR_FD_WRITE] = "fd write",
+    [WR_FD] = "fd",
+    [WR_OFFLOAD] = "offload",
+    [WR_FUTURE] = "future",
+};
+
 static void put(int fd, const char *buf, int n)
 {
     if (n <= 0)
@@ -63,13 +83,17 @@ void weft__dump_fd(weft__sched *s, int fd)
                          weft_co_name(co), state_name(t));
         if (t->state == T_WAITING && k > 0 && (size_t)k < sizeof line) {
             int64_t ms = (now - t->since) / 1000000;
-            if (strcmp(t->what, "join") == 0)
+            const char *what = reason_names[t->reason];
+            if (t->reason == WR_JOIN)
                 k += snprintf(line + k, sizeof line - (size_t)k, " on join #%u",
                               (unsigned)((const weft_co *)t->obj)->id);
+            else if (t->reason >= WR_FD_READ && t->reason <= WR_FD)
+                k += snprintf(line + k, sizeof line - (size_t)k, " on %s %d", what,
+                              (int)(intptr_t)t->obj);
             else if (t->obj)
-                k += snprintf(line + k, sizeof line - (size_t)k, " on %s %p", t->what, t->obj);
+                k += snprintf(line + k, sizeof line - (size_t)k, " on %s %p", what, t->obj);
             else
-                k += snprintf(line + k, sizeof line - (size_t)k, " on %s", t->what);
+                k += snprintf(line + k, sizeof line - (size_t)k, " on %s", what);
             if (k > 0 && (size_t)k < sizeof line)
                 k += snprintf(line + k, sizeof line - (size_t)k, " for %lld ms", (long long)ms);
         }

@@ -96,7 +96,7 @@ int weft_group_wait(weft_group *g, int64_t deadline)
         errno = ETIMEDOUT;
         return -1;
     }
-    int why = weft__wait1(t, &g->q, NULL, deadline, "group", g);
+    int why = weft__wait1(t, &g->q, NULL, WR_GROUP, g, deadline, 0);
     if (why) {
         errno = why;
         return -1;
@@ -122,11 +122,8 @@ int weft_group_close(weft_group *g)
         for (weft__task *t = g->tasks; t; t = t->next_grp)
             weft_cancel(t->co);
         /* Not cancellable: the close must not leave tasks behind. */
-        uint8_t saved = self->nocancel;
-        self->nocancel = 1;
         while (g->n)
-            weft__wait1(self, &g->q, NULL, -1, "group close", g);
-        self->nocancel = saved;
+            weft__wait1(self, &g->q, NULL, WR_GROUP_CLOSE, g, -1, PARK_NOCANCEL);
     }
     g->magic = 0;
     free(g);

@@ -43,7 +43,42 @@ uint64_t weft__rand(weft__sched *s)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-int weft__park(weft__task *t, int64_t deadline, const char *what, const void *obj)
+/* A task that parks with PARK_PIN keeps the frames of its chain's shared
+ * stacks in place until it runs again: another thread uses that memory.
+ * Tasks whose own frames are on such a stack wait in s->stalled. */
+static void pin(weft__task *t, int delta)
+{
+    for (weft_co *c = t->resume;; c = c->resumer) {
+        weft__co_pin(c, delta);
+        if (c == t->co)
+            break;
+    }
+}
+
+static int pinned_out(const weft__task *t)
+{
+    for (const weft_co *c = t->resume;; c = c->resumer) {
+        if (weft__co_pinned_out(c))
+            return 1;
+        if (c == t->co)
+            return 0;
+    }
+}
+
+static void unpin(weft__sched *s, weft__task *t)
+{
+    pin(t, -1);
+    if (--s->pins == 0) {
+        while (s->stalled) {
+            weft__task *n = s->stalled;
+            s->stalled = n->next_ready;
+            weft__ready_push(s, n);
+        }
+    }
+}
+
+int weft__park(weft__task *t, weft__reason reason, const void *obj, int64_t deadline,
+               unsigned flags)
 {
     weft__sched *s = weft__sched_cur;
     if (deadline > 0 && weft__timer_add(s, t, deadline) != 0) {
@@ -52,13 +87,25 @@ int weft__park(weft__task *t, int64_t deadline, const char *what, const void *ob
         t->nwaiters = 0;
         return ENOMEM;
     }
-    t->what = what;
+    t->reason = (uint8_t)reason;
     t->obj = obj;
+    t->flags = (uint8_t)flags;
     t->since = coarse_now();
     t->state = T_WAITING;
     /* The innermost running coroutine: the task or a generator it drives. */
     t->resume = weft__th.cur;
+    if (flags & PARK_EXTERNAL)
+        s->external++;
+    if (unlikely(flags & PARK_PIN)) {
+        s->pins++;
+        pin(t, 1);
+    }
     weft__switch_out(s, t);
+    if (flags & PARK_EXTERNAL)
+        s->external--;
+    if (unlikely(flags & PARK_PIN))
+        unpin(s, t);
+    t->flags = 0;
     return t->wake;
 }
 
@@ -77,17 +124,34 @@ void weft__wake(weft__task *t, int why, size_t fired)
     weft__ready_push(s, t);
 }
 
-int weft__wait1(weft__task *t, weft_waitq *q, void *buf, int64_t deadline, const char *what,
-                const void *obj)
+void weft__task_copy_slow(weft__task *t, void *at, void *buf, size_t n, int dir)
 {
-    weft__waiter w;
-    w.task = t;
-    w.buf = buf;
-    w.idx = 0;
-    weft__wq_push(q, &w);
-    t->waiters = &w;
-    t->nwaiters = 1;
-    return weft__park(t, deadline, what, obj);
+    for (weft_co *c = t->resume;; c = c->resumer) {
+        if (weft__co_copy(c, at, buf, n, dir))
+            return;
+        if (c == t->co)
+            break;
+    }
+    if (dir)
+        memcpy(at, buf, n);
+    else
+        memcpy(buf, at, n);
+}
+
+weft__waiter *weft__waiters(weft__task *t, size_t n)
+{
+    if (n <= 1)
+        return &t->w1;
+    if (n > t->capwv) {
+        weft__waiter *w = realloc(t->wv, n * sizeof *w);
+        if (!w) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        t->wv = w;
+        t->capwv = n;
+    }
+    return t->wv;
 }
 
 /* ---- task records ------------------------------------------------------- */
@@ -97,9 +161,14 @@ static weft__task *rec_get(weft__sched *s)
     weft__task *t = s->pool;
     if (t)
         s->pool = t->next_free;
-    else if (!(t = malloc(sizeof *t)))
+    else if (!(t = calloc(1, sizeof *t)))
         return NULL;
+    /* select's waiters stay with the record. */
+    weft__waiter *wv = t->wv;
+    size_t capwv = t->capwv;
     memset(t, 0, sizeof *t);
+    t->wv = wv;
+    t->capwv = capwv;
     return t;
 }
 
@@ -210,11 +279,16 @@ static void finish(weft__sched *s, weft__task *t, void *ret)
     if (t->group)
         weft__group_task_done(t->group, t);
     else if (t->joiner)
-        weft__wake(t->joiner->task, 0, 0);
+        weft__wake(t->joiner, 0, 0);
 }
 
 static inline void run_one(weft__sched *s, weft__task *t)
 {
+    if (unlikely(s->pins) && pinned_out(t)) {
+        t->next_ready = s->stalled;
+        s->stalled = t;
+        return;
+    }
     s->current = t;
     t->state = T_RUNNING;
     void *ret = weft__co_jump(t->resume, NULL);
@@ -242,7 +316,7 @@ static void cancel_all(weft__sched *s)
         if (t->state == T_DONE)
             continue;
         t->cancelled = 1;
-        if (t->state == T_WAITING && !t->nocancel)
+        if (t->state == T_WAITING && !(t->flags & PARK_NOCANCEL))
             weft__wake(t, ECANCELED, 0);
     }
 }
@@ -305,42 +379,50 @@ int weft_run(weft_fn main, void *arg, void **result)
     }
     if (!weft__th.cur)
         weft__thread_init();
-    weft__sched s;
-    memset(&s, 0, sizeof s);
-    s.loop = weft__th.cur;
-    s.rng = (uint64_t)weft_now() | 1;
-    weft__sched_cur = &s;
+    /* On the heap: the caller may be a coroutine on a shared stack, whose
+     * frames move while its tasks run. */
+    weft__sched *s = calloc(1, sizeof *s);
+    if (!s) {
+        errno = ENOMEM;
+        return -1;
+    }
+    s->loop = weft__th.cur;
+    s->rng = (uint64_t)weft_now() | 1;
+    weft__sched_cur = s;
     int rc = 0;
-    weft_co *m = weft__spawn(&s, main, arg, NULL, NULL);
+    weft_co *m = weft__spawn(s, main, arg, NULL, NULL);
     if (!m) {
         rc = -1;
     } else {
         weft__task *mt = m->task_data;
         mt->owned = 1;
-        loop(&s);
-        free_dead(&s, -1);
-        weft__idle_fini(&s);
+        loop(s);
+        free_dead(s, -1);
+        weft__idle_fini(s);
         if (result && mt->state == T_DONE)
             *result = mt->result;
         /* Finished tasks nobody joined; abandoned ones (a deadlock that
          * cancellation did not undo) stay allocated. */
-        for (weft__task *t = s.all, *next; t; t = next) {
+        for (weft__task *t = s->all, *next; t; t = next) {
             next = t->next_all;
             if (t->state == T_DONE)
-                weft__task_free(&s, t);
+                weft__task_free(s, t);
         }
-        if (s.deadlocked)
+        if (s->deadlocked)
             rc = -1;
     }
-    while (s.pool) {
-        weft__task *t = s.pool;
-        s.pool = t->next_free;
+    int e = errno;
+    while (s->pool) {
+        weft__task *t = s->pool;
+        s->pool = t->next_free;
+        free(t->wv);
         free(t);
     }
-    weft__timer_free(&s);
+    weft__timer_free(s);
     weft__sched_cur = NULL;
+    free(s);
     if (rc)
-        errno = m ? EDEADLK : errno;
+        errno = m ? EDEADLK : e;
     return rc;
 }
 
@@ -386,13 +468,8 @@ int weft_join(weft_co *task, void **result, int64_t deadline)
             errno = ETIMEDOUT;
             return -1;
         }
-        weft__waiter w;
-        memset(&w, 0, sizeof w);
-        w.task = self;
-        t->joiner = &w;
-        self->waiters = NULL;
-        self->nwaiters = 0;
-        int why = weft__park(self, deadline, "join", task);
+        t->joiner = self;
+        int why = weft__park(self, WR_JOIN, task, deadline, 0);
         t->joiner = NULL;
         if (why) {
             errno = why;
@@ -424,8 +501,7 @@ int weft_sleep(int64_t deadline)
         return -1;
     if (weft__expired(deadline))
         return 0;
-    t->nwaiters = 0;
-    int why = weft__park(t, deadline, "sleep", NULL);
+    int why = weft__park(t, WR_SLEEP, NULL, deadline, 0);
     if (why == ETIMEDOUT)
         return 0;
     errno = why;
@@ -446,7 +522,7 @@ int weft_cancel(weft_co *task)
     if (t->state == T_DONE)
         return 0;
     t->cancelled = 1;
-    if (t->state == T_WAITING && !t->nocancel)
+    if (t->state == T_WAITING && !(t->flags & PARK_NOCANCEL))
         weft__wake(t, ECANCELED, 0);
     return 0;
 }

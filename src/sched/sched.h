@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "co/co.h"
 #include "poll/poll.h"
@@ -22,17 +23,52 @@ typedef struct weft__sched weft__sched;
 /* Task states. */
 enum { T_READY, T_RUNNING, T_WAITING, T_DONE };
 
-/* One entry in a wait queue. It lives on the waiting coroutine's stack, so
- * that waiting allocates nothing. `q` is the queue it is linked into (NULL
- * once unlinked), so that a timeout or a cancellation can unlink it without
- * knowing what the queue belongs to. */
+/* One entry in a wait queue. It belongs to the waiting task's record,
+ * never to its stack: a shared-stack task's frames move while it waits.
+ * `q` is the queue it is linked into (NULL once unlinked), so that a
+ * timeout or a cancellation can unlink it without knowing what the queue
+ * belongs to. */
 typedef struct weft__waiter {
     struct weft__waiter *prev, *next;
     weft_waitq *q;
     weft__task *task;
-    void *buf;  /* channels: the element to send, or where to receive */
+    void *buf;  /* channels: the element to send, or where to receive; in
+                   the waiting task's memory (see weft__task_copy) */
     size_t idx; /* select: the case it stands for */
 } weft__waiter;
+
+/* Why a task waits: the one argument of the parking seam besides its
+ * deadline and flags, shown by the dump. */
+typedef enum weft__reason {
+    WR_SLEEP,
+    WR_JOIN,
+    WR_CHAN_SEND,
+    WR_CHAN_RECV,
+    WR_SELECT,
+    WR_MUTEX,
+    WR_COND,
+    WR_COND_RELOCK,
+    WR_WG,
+    WR_SEM,
+    WR_GROUP,
+    WR_GROUP_CLOSE,
+    WR_FD_READ,
+    WR_FD_WRITE,
+    WR_FD,
+    WR_OFFLOAD,
+    WR_FUTURE,
+    WR__COUNT
+} weft__reason;
+
+/* Flags of a wait. */
+enum {
+    PARK_EXTERNAL = 1, /* woken from outside the task world (poller, another
+                          thread): the loop sleeps in the poller for it, and
+                          no deadlock is declared while it waits */
+    PARK_NOCANCEL = 2, /* cancellation does not end it */
+    PARK_PIN = 4       /* another thread uses the task's memory while it
+                          waits: its frames stay in place (shared stacks) */
+};
 
 struct weft__task {
     weft_co *co;     /* the task itself */
@@ -43,20 +79,23 @@ struct weft__task {
     weft__task *next_free;           /* in the pool of records */
     uint8_t state;                   /* T_* */
     uint8_t cancelled;
-    uint8_t nocancel;      /* the current wait ignores cancellation */
+    uint8_t flags;         /* PARK_* of the current wait */
     uint8_t owned;         /* weft_run's main task: nobody else joins it */
+    uint8_t reason;        /* weft__reason of the current wait */
     int wake;              /* why the wait ended: 0, ETIMEDOUT, ECANCELED, EPIPE */
     size_t fired;          /* which waiter woke it (select) */
     weft__waiter *waiters; /* of the current wait, linked into queues */
     size_t nwaiters;
     size_t heap_idx; /* 1-based index in the timer heap; 0: none */
     void *result;    /* fn's return value, once done */
-    weft__waiter *joiner;
+    weft__task *joiner;
     weft_group *group; /* owner group, or NULL */
     weft__task *prev_grp, *next_grp;
-    const char *what; /* what the current wait is on, for the dump */
-    const void *obj;
+    const void *obj; /* what the current wait is on, for the dump */
     int64_t since;
+    weft__waiter w1;  /* the waiter of every wait but select's */
+    weft__waiter *wv; /* select's, grown on demand, freed with the record */
+    size_t capwv;
 };
 
 typedef struct weft__timer {
@@ -83,6 +122,9 @@ struct weft__sched {
     unsigned budget;      /* direct switches left before the loop runs */
     weft__task *dead;     /* finished group tasks, freed when the loop idles */
     weft__poller *poller; /* made by the io layer on first use (idle.c) */
+    weft__task *stalled;  /* ready, but their shared stack is pinned by a
+                             task whose memory another thread uses */
+    size_t pins;          /* tasks parked with PARK_PIN */
 };
 
 extern __thread weft__sched *weft__sched_cur __attribute__((tls_model("initial-exec")));
@@ -141,7 +183,7 @@ static inline int weft__enter(weft__task **self)
 static inline void weft__switch_out(weft__sched *s, weft__task *t)
 {
     weft__task *n = s->ready_head;
-    if (n && s->budget) {
+    if (n && s->budget && !s->pins) {
         s->budget--;
         weft__ready_pop(s);
         s->current = n;
@@ -155,14 +197,38 @@ static inline void weft__switch_out(weft__sched *s, weft__task *t)
 
 /* ---- sched.c ------------------------------------------------------------ */
 
-/* Parks the calling task on its waiters (set t->waiters / nwaiters first,
- * linked into their queues) until woken or until the deadline (-1: none).
- * Returns the reason: 0, ETIMEDOUT, ECANCELED or what the waker passed. */
-int weft__park(weft__task *t, int64_t deadline, const char *what, const void *obj);
+/* The parking seam: every wait of every primitive goes through it.
+ * Parks the calling task t (its waiters, if any, set with weft__waiters
+ * and linked into their queues) until woken or until the deadline (-1:
+ * none), for `reason` on `obj` (shown by the dump), with PARK_* flags.
+ * Returns the reason the wait ended: 0, ETIMEDOUT, ECANCELED, ENOMEM (no
+ * room for the timer) or what the waker passed. */
+int weft__park(weft__task *t, weft__reason reason, const void *obj, int64_t deadline,
+               unsigned flags);
 
 /* Makes a parked task ready with the given reason, unlinking all its
  * waiters and its timer. */
 void weft__wake(weft__task *t, int why, size_t fired);
+
+/* Copies n bytes to (dir 1) or from (dir 0) the memory at `at` of the
+ * waiting task t, wherever its frames are: in place, or in the saved
+ * image of a shared-stack coroutine of its chain. */
+void weft__task_copy_slow(weft__task *t, void *at, void *buf, size_t n, int dir);
+static inline void weft__task_copy(weft__task *t, void *at, void *buf, size_t n, int dir)
+{
+    weft_co *co = t->resume;
+    if (likely(co == t->co && co->kind == WEFT_STACK_PRIVATE)) {
+        if (dir)
+            memcpy(at, buf, n);
+        else
+            memcpy(buf, at, n);
+        return;
+    }
+    weft__task_copy_slow(t, at, buf, n, dir);
+}
+
+/* Room for n waiters in t's record; NULL with errno ENOMEM. */
+weft__waiter *weft__waiters(weft__task *t, size_t n);
 
 /* Is the deadline already reached? (0 is; -1 never is.) */
 int weft__expired(int64_t deadline);
@@ -213,8 +279,18 @@ static inline weft__waiter *weft__wq_first(const weft_waitq *q)
 }
 
 /* Waits on one queue: the common case of every primitive but select. */
-int weft__wait1(weft__task *t, weft_waitq *q, void *buf, int64_t deadline, const char *what,
-                const void *obj);
+static inline int weft__wait1(weft__task *t, weft_waitq *q, void *buf, weft__reason reason,
+                              const void *obj, int64_t deadline, unsigned flags)
+{
+    weft__waiter *w = &t->w1;
+    w->task = t;
+    w->buf = buf;
+    w->idx = 0;
+    weft__wq_push(q, w);
+    t->waiters = w;
+    t->nwaiters = 1;
+    return weft__park(t, reason, obj, deadline, flags);
+}
 
 /* ---- timer.c ------------------------------------------------------------ */
 

@@ -5,9 +5,6 @@
 #include "sched/chan.h"
 
 #include <errno.h>
-#include <stdlib.h>
-
-#define SELECT_INLINE 16
 
 int weft_select(weft_case *cases, size_t n, int64_t deadline)
 {
@@ -41,11 +38,9 @@ int weft_select(weft_case *cases, size_t n, int64_t deadline)
         errno = ETIMEDOUT;
         return -1;
     }
-    weft__waiter inl[SELECT_INLINE], *w = inl;
-    if (n > SELECT_INLINE && !(w = malloc(n * sizeof *w))) {
-        errno = ENOMEM;
+    weft__waiter *w = weft__waiters(t, n);
+    if (!w)
         return -1;
-    }
     for (size_t i = 0; i < n; i++) {
         w[i].task = t;
         w[i].buf = cases[i].elem;
@@ -54,9 +49,7 @@ int weft_select(weft_case *cases, size_t n, int64_t deadline)
     }
     t->waiters = w;
     t->nwaiters = n;
-    int why = weft__park(t, deadline, "select", cases);
-    if (w != inl)
-        free(w);
+    int why = weft__park(t, WR_SELECT, cases, deadline, 0);
     if (why == 0 || why == EPIPE) {
         cases[t->fired].err = why;
         return (int)t->fired;

@@ -27,13 +27,13 @@ static weft__task *current(void)
 }
 
 /* Blocks on q unless the deadline has passed; 0 or -1 with errno. */
-static int block(weft__task *t, weft_waitq *q, int64_t deadline, const char *what, const void *obj)
+static int block(weft__task *t, weft_waitq *q, int64_t deadline, weft__reason what, const void *obj)
 {
     if (weft__expired(deadline)) {
         errno = ETIMEDOUT;
         return -1;
     }
-    int why = weft__wait1(t, q, NULL, deadline, what, obj);
+    int why = weft__wait1(t, q, NULL, what, obj, deadline, 0);
     if (why) {
         errno = why;
         return -1;
@@ -68,7 +68,7 @@ int weft_mutex_lock(weft_mutex *m, int64_t deadline)
         return -1;
     }
     /* On success the unlocker has made us the owner. */
-    return block(t, &m->q, deadline, "mutex", m);
+    return block(t, &m->q, deadline, WR_MUTEX, m);
 }
 
 static void release(weft_mutex *m)
@@ -130,24 +130,21 @@ int weft_cond_wait(weft_cond *c, weft_mutex *m, int64_t deadline)
         errno = ETIMEDOUT;
         return -1;
     }
-    weft__waiter w;
-    w.task = t;
-    w.buf = NULL;
-    w.idx = 0;
-    weft__wq_push(&c->q, &w);
-    t->waiters = &w;
+    weft__waiter *w = &t->w1;
+    w->task = t;
+    w->buf = NULL;
+    w->idx = 0;
+    weft__wq_push(&c->q, w);
+    t->waiters = w;
     t->nwaiters = 1;
     release(m);
-    int why = weft__park(t, deadline, "cond", c);
+    int why = weft__park(t, WR_COND, c, deadline, 0);
     /* Whatever ended the wait, return holding the mutex, as pthreads do;
      * this wait cannot be cancelled, or the caller could not unlock. */
-    if (m->owner) {
-        t->nocancel = 1;
-        weft__wait1(t, &m->q, NULL, -1, "mutex (cond relock)", m);
-        t->nocancel = 0;
-    } else {
+    if (m->owner)
+        weft__wait1(t, &m->q, NULL, WR_COND_RELOCK, m, -1, PARK_NOCANCEL);
+    else
         m->owner = t;
-    }
     if (why) {
         errno = why;
         return -1;
@@ -227,7 +224,7 @@ int weft_wg_wait(weft_wg *wg, int64_t deadline)
         return einval();
     if (wg->count == 0)
         return 0;
-    return block(t, &wg->q, deadline, "wait group", wg);
+    return block(t, &wg->q, deadline, WR_WG, wg);
 }
 
 int weft_wg_destroy(weft_wg *wg)
@@ -266,7 +263,7 @@ int weft_sem_wait(weft_sem *sem, int64_t deadline)
         return 0;
     }
     /* On success the poster has handed its unit to us. */
-    return block(t, &sem->q, deadline, "semaphore", sem);
+    return block(t, &sem->q, deadline, WR_SEM, sem);
 }
 
 int weft_sem_post(weft_sem *sem)

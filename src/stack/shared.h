@@ -15,10 +15,10 @@
 
 typedef struct weft__shared {
     weft__stack stack;
-    char *lo, *hi; /* usable range; frames grow down from hi */
-    void *owner;   /* the coroutine whose frames are in place */
-    size_t users;  /* coroutines assigned to this stack */
-    struct weft__shared *next_in_group;
+    char *lo, *hi;   /* usable range; frames grow down from hi */
+    void *owner;     /* the coroutine whose frames are in place */
+    size_t users;    /* coroutines assigned to this stack */
+    unsigned pinned; /* while nonzero, the owner's frames must stay */
 } weft__shared;
 
 /* A coroutine's copy of its frames: the bytes [hi - len, hi) of its shared
@@ -31,14 +31,17 @@ typedef struct weft__image {
     uint32_t len, ext_cap;
 } weft__image;
 
-/* Number of shared stacks per size on each thread: two coroutines that
- * alternate are put on different ones, so neither copies. */
+/* Number of shared stacks per size on each thread that new coroutines
+ * take turns on: two coroutines that alternate are put on different ones,
+ * so neither copies. More are made only when all of these are avoided. */
 #define WEFT_SHARED_PER_SIZE 4
 
-/* Picks a shared stack of `size` usable bytes for a new coroutine: round
- * robin among this thread's stacks of that size, skipping `avoid` (the
- * creator's stack). Maps it on first use. Returns NULL with errno ENOMEM. */
-weft__shared *weft__shared_pick(size_t size, const weft__shared *avoid);
+/* Picks a shared stack of `size` usable bytes for a coroutine that is about
+ * to run for the first time: round robin among this thread's stacks of that
+ * size, skipping the `navoid` stacks of `avoid` (those of its resumers) and
+ * pinned ones, making a new stack when every one is skipped. Maps it on
+ * first use. Returns NULL with errno ENOMEM. */
+weft__shared *weft__shared_pick(size_t size, weft__shared *const *avoid, size_t navoid);
 
 /* A coroutine no longer uses s. */
 void weft__shared_drop(weft__shared *s);
@@ -97,6 +100,13 @@ static inline void weft__image_restore(const weft__image *im, char *hi, const ch
         memcpy(to, inl, len);
     }
 }
+
+/* Copies n bytes between buf and the saved image's copy of the stack bytes
+ * at [at, at + n), an address range on the stack that ends at hi: into the
+ * image when `dir` is 1, out of it when 0. Returns 0, or -1 when the range
+ * is not within the saved frames. */
+int weft__image_access(weft__image *im, char *inl, uint32_t inl_cap, const char *hi, const char *at,
+                       void *buf, size_t n, int dir);
 
 /* Frees the image's heap block, if any. */
 void weft__image_free(weft__image *im);
