@@ -59,16 +59,39 @@ typedef void *(*weft_fn)(void *arg);
  * thread and size. The coroutine whose frames are on it runs; when another
  * coroutine of the same stack runs, the frames of the first are copied to a
  * buffer the size of what it used, and back when it runs again. A suspended
- * shared coroutine costs a few hundred bytes, so millions fit. A new
- * coroutine goes on a different shared stack from the coroutine creating it,
- * so that a generator and its consumer do not copy on every switch.
+ * shared coroutine costs a few hundred bytes, so millions fit. A coroutine
+ * gets its shared stack when it first runs, never one that holds a frame of
+ * its chain of resumers (the coroutine that sends to it, that one's
+ * resumer, and so on; for a task, the scheduler's), so that a generator and
+ * its consumer do not copy on every switch, and so that:
+ *
+ *   - a coroutine may use its resumers' locals while it runs, from its
+ *     first run on, as long as it is resumed by coroutines on other stacks
+ *     than its own: always so for the resumers of its first run, and for
+ *     any coroutine on a private stack or on the thread's own;
+ *   - when a coroutine is resumed by another of its own shared stack (one
+ *     that started elsewhere, and later drives it), the resumer's frames
+ *     are saved away while it runs: pointers to the resumer's locals are
+ *     not valid then;
+ *   - what weft itself keeps for a waiting task (wait records, select
+ *     cases, channel elements in flight) never depends on where the frames
+ *     are: channel elements are copied into and out of a suspended task's
+ *     saved frames;
+ *   - a task in weft_offload (and in file I/O, which offloads) keeps its
+ *     frames in place until the call returns, since the worker thread uses
+ *     its memory: the other started tasks of that stack wait that long
+ *     (new ones are placed elsewhere).
  *
  * HAZARD: the frames of a suspended shared-stack coroutine may be moved
  * away. A pointer to one of its local variables is valid only while that
- * coroutine runs or is the resumer of the one that runs; do not hand such a
- * pointer to another coroutine that uses it while the owner is suspended.
- * Under AddressSanitizer, memory that moved away is poisoned, so such a use
- * is reported. */
+ * coroutine runs or is a resumer of the one that runs. Do not hand such a
+ * pointer to another task (an argument to weft_spawn that the task keeps
+ * using while its spawner waits) or to another thread (a callback that
+ * completes a future) while the owner is suspended: use static or heap
+ * memory there. Under AddressSanitizer a shared stack is saved and
+ * poisoned as soon as its coroutine is suspended, so such a use is
+ * reported, except where the bytes are now the running coroutine's own
+ * frames (the same-stack resumer above). */
 enum {
     WEFT_STACK_AUTO = 0, /* the process default: private unless changed */
     WEFT_STACK_PRIVATE = 1,
@@ -618,7 +641,9 @@ WEFT_API int weft_local_port(int fd);
  * NULL). The pool starts with the first call and has at most
  * WEFT_WORKERS threads (environment; default 4), which block every signal
  * and are joined at exit. Once fn has started the wait cannot be
- * cancelled or timed out: it lasts as long as fn. Outside a task, fn runs
+ * cancelled or timed out: it lasts as long as fn. A task on a shared stack
+ * keeps its frames in place meanwhile (fn may use its locals): the other
+ * started tasks of that stack wait until fn returns. Outside a task, fn runs
  * on the calling thread. Returns 0, or -1 with errno:
  *   EINVAL     fn is NULL;
  *   ECANCELED  the task was cancelled before the call (fn did not run);

@@ -6,6 +6,7 @@
 #include "sched/sched.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,21 +90,25 @@ int weft__park(weft__task *t, weft__reason reason, const void *obj, int64_t dead
     }
     t->reason = (uint8_t)reason;
     t->obj = obj;
-    t->flags = (uint8_t)flags;
     t->since = coarse_now();
     t->state = T_WAITING;
     /* The innermost running coroutine: the task or a generator it drives. */
     t->resume = weft__th.cur;
+    if (likely(!flags)) {
+        weft__switch_out(s, t);
+        return t->wake;
+    }
+    t->flags = (uint8_t)flags;
     if (flags & PARK_EXTERNAL)
         s->external++;
-    if (unlikely(flags & PARK_PIN)) {
+    if (flags & PARK_PIN) {
         s->pins++;
         pin(t, 1);
     }
     weft__switch_out(s, t);
     if (flags & PARK_EXTERNAL)
         s->external--;
-    if (unlikely(flags & PARK_PIN))
+    if (flags & PARK_PIN)
         unpin(s, t);
     t->flags = 0;
     return t->wake;
@@ -163,12 +168,8 @@ static weft__task *rec_get(weft__sched *s)
         s->pool = t->next_free;
     else if (!(t = calloc(1, sizeof *t)))
         return NULL;
-    /* select's waiters stay with the record. */
-    weft__waiter *wv = t->wv;
-    size_t capwv = t->capwv;
-    memset(t, 0, sizeof *t);
-    t->wv = wv;
-    t->capwv = capwv;
+    /* The waiters are set by each wait, and select's stay with the record. */
+    memset(t, 0, offsetof(weft__task, w1));
     return t;
 }
 
