@@ -83,7 +83,19 @@ static void *completer(void *arg)
     completer_arg *a = arg;
     usleep((useconds_t)a->delay_us);
     CHECK_INT(weft_future_complete(a->f, a->value), 0);
+    free(a);
     return NULL;
+}
+
+/* Starts a thread that completes f with value after delay_us. Its argument
+ * is on the heap, not the task's stack: a task on a shared stack has its
+ * frames copied away while it waits, so another thread must not read them. */
+static void start_completer(pthread_t *th, weft_future *f, int delay_us, void *value)
+{
+    completer_arg *a = malloc(sizeof *a);
+    CHECK(a != NULL);
+    *a = (completer_arg){f, delay_us, value};
+    CHECK_INT(pthread_create(th, NULL, completer, a), 0);
 }
 
 static void *waiter_busy(void *arg)
@@ -109,9 +121,8 @@ static void *future_task(void *arg)
     CHECK_ERR(weft_future_wait(f, NULL, 0), -1, ETIMEDOUT);
     CHECK_ERR(weft_future_wait(f, NULL, ms_from_now(10)), -1, ETIMEDOUT);
     /* Completed from a second thread while this task waits. */
-    completer_arg a = {f, 20000, (void *)0x1234};
     pthread_t th;
-    CHECK_INT(pthread_create(&th, NULL, completer, &a), 0);
+    start_completer(&th, f, 20000, (void *)0x1234);
     weft_co *other = weft_spawn(waiter_busy, f, NULL);
     void *v = NULL;
     CHECK_INT(weft_future_wait(f, &v, ms_from_now(5000)), 0);
@@ -157,9 +168,8 @@ static void *race_task(void *arg)
     int rounds = io_slow_tool() ? 50 : 500, ok = 0, late = 0;
     for (int i = 0; i < rounds; i++) {
         weft_future *f = weft_future_new();
-        completer_arg a = {f, i % 200, (void *)(intptr_t)(i + 1)};
         pthread_t th;
-        CHECK_INT(pthread_create(&th, NULL, completer, &a), 0);
+        start_completer(&th, f, i % 200, (void *)(intptr_t)(i + 1));
         void *v = NULL;
         if (weft_future_wait(f, &v, weft_now() + (i % 150) * 1000) == 0) {
             CHECK_INT((intptr_t)v, i + 1);

@@ -61,9 +61,11 @@ out:
 
 static int emfiles;
 
+/* Takes the listening fd by value, not a pointer to the spawner's local:
+ * a shared-stack spawner's frames are copied away while it waits. */
 static void *acceptor(void *arg)
 {
-    int lfd = *(int *)arg;
+    int lfd = (int)(intptr_t)arg;
     for (;;) {
         int fd = weft_accept(lfd, NULL, NULL, -1);
         if (fd < 0) {
@@ -118,7 +120,7 @@ static void *faults(void *arg)
     int lfd = weft_tcp_listen("127.0.0.1", 0, 0);
     CHECK(lfd >= 0);
     port = weft_local_port(lfd);
-    weft_co *acc = weft_spawn(acceptor, &lfd, NULL);
+    weft_co *acc = weft_spawn(acceptor, (void *)(intptr_t)lfd, NULL);
     int fd = dial();
     ask(fd, "hello");
 
@@ -247,7 +249,7 @@ static void *churn(void *arg)
     conns = weft_group_new();
     int lfd = weft_tcp_listen("127.0.0.1", 0, 0);
     port = weft_local_port(lfd);
-    weft_co *acc = weft_spawn(acceptor, &lfd, NULL);
+    weft_co *acc = weft_spawn(acceptor, (void *)(intptr_t)lfd, NULL);
     weft_co *cl[4];
     for (int i = 0; i < 4; i++)
         cl[i] = weft_spawn(churn_client, NULL, NULL);

@@ -21,18 +21,21 @@ static void *writer_later(void *arg)
     return NULL;
 }
 
+/* These two take the fd by value: a pointer to the spawning task's local
+ * would not do on a shared stack, whose frames are copied away while the
+ * spawner waits. */
 static void *reader_blocked(void *arg)
 {
     char c;
     errno = 0;
-    long r = weft_read(*(int *)arg, &c, 1, -1);
+    long r = weft_read((int)(intptr_t)arg, &c, 1, -1);
     return (void *)(intptr_t)(r < 0 ? errno : 0);
 }
 
 static void *wait_blocked(void *arg)
 {
     errno = 0;
-    int r = weft_wait_fd(*(int *)arg, POLLIN, -1);
+    int r = weft_wait_fd((int)(intptr_t)arg, POLLIN, -1);
     return (void *)(intptr_t)(r < 0 ? errno : 0);
 }
 
@@ -72,7 +75,7 @@ static void *main_task(void *arg)
 
     /* Two readers: the second gets EBUSY; cancelling the first gives
      * ECANCELED. */
-    weft_co *r1 = weft_spawn(reader_blocked, &p[0], NULL);
+    weft_co *r1 = weft_spawn(reader_blocked, (void *)(intptr_t)p[0], NULL);
     CHECK_INT(weft_pause(), 0);
     CHECK_ERR(weft_read(p[0], buf, 1, 0), -1, ETIMEDOUT);
     CHECK_ERR(weft_read(p[0], buf, 1, ms_from_now(10)), -1, EBUSY);
@@ -87,7 +90,7 @@ static void *main_task(void *arg)
     /* Closing an fd that a task waits on hands that task back: EBADF. */
     int z[2];
     CHECK_INT(pipe(z), 0);
-    weft_co *zr = weft_spawn(reader_blocked, &z[0], NULL);
+    weft_co *zr = weft_spawn(reader_blocked, (void *)(intptr_t)z[0], NULL);
     CHECK_INT(weft_pause(), 0);
     CHECK_INT(weft_close(z[0]), 0);
     CHECK_INT(weft_join(zr, &res, -1), 0);
@@ -108,7 +111,7 @@ static void *main_task(void *arg)
     CHECK_ERR(weft_write(p[1], buf, (size_t)SSIZE_MAX + 1, 0), -1, EINVAL);
 
     /* Cancelled while waiting for readiness. */
-    weft_co *wc = weft_spawn(wait_blocked, &p[0], NULL);
+    weft_co *wc = weft_spawn(wait_blocked, (void *)(intptr_t)p[0], NULL);
     CHECK_INT(weft_pause(), 0);
     CHECK_INT(weft_cancel(wc), 0);
     CHECK_INT(weft_join(wc, &res, -1), 0);

@@ -25,9 +25,11 @@ static void *serve(void *arg)
     return NULL;
 }
 
+/* Takes the listening fd by value, not a pointer to the spawner's local:
+ * a shared-stack spawner's frames are copied away while it waits. */
 static void *acceptor(void *arg)
 {
-    int lfd = *(int *)arg;
+    int lfd = (int)(intptr_t)arg;
     for (;;) {
         int fd = weft_accept(lfd, NULL, NULL, -1);
         if (fd < 0)
@@ -84,7 +86,7 @@ static void *main_task(void *arg)
     CHECK(lfd >= 0);
     port = weft_local_port(lfd);
     long rss0 = rss_kb();
-    weft_co *acc = weft_spawn(acceptor, &lfd, NULL);
+    weft_co *acc = weft_spawn(acceptor, (void *)(intptr_t)lfd, NULL);
     fflush(stdout);
     pid_t pid = fork();
     CHECK(pid >= 0);

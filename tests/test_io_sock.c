@@ -21,10 +21,14 @@ static int has_ipv6(void)
     return ok;
 }
 
+/* The task bodies here take their fd by value: a pointer to the spawner's
+ * local would not do on a shared stack, whose frames are copied away while
+ * the spawner waits. */
+
 /* Accepts one connection and echoes it until end of file. */
 static void *echo_once(void *arg)
 {
-    int lfd = *(int *)arg;
+    int lfd = (int)(intptr_t)arg;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     int c = weft_accept(lfd, (struct sockaddr *)&ss, &len, ms_from_now(5000));
@@ -43,7 +47,7 @@ static void *echo_once(void *arg)
 
 static void roundtrip(int lfd, const char *host, int port)
 {
-    weft_co *srv = weft_spawn(echo_once, &lfd, NULL);
+    weft_co *srv = weft_spawn(echo_once, (void *)(intptr_t)lfd, NULL);
     CHECK(srv);
     int fd = weft_tcp_dial(host, port, ms_from_now(5000));
     if (fd < 0)
@@ -61,7 +65,7 @@ static void roundtrip(int lfd, const char *host, int port)
 
 static void *big_writer(void *arg)
 {
-    int fd = *(int *)arg;
+    int fd = (int)(intptr_t)arg;
     char *d = malloc(3 * BIG);
     for (size_t i = 0; i < 3 * BIG; i++)
         d[i] = (char)(i % 251);
@@ -78,7 +82,7 @@ static void big_transfer(void)
     int c = weft_tcp_dial("127.0.0.1", weft_local_port(lfd), ms_from_now(5000));
     int s = weft_accept(lfd, NULL, NULL, ms_from_now(5000));
     CHECK(c >= 0 && s >= 0);
-    weft_co *w = weft_spawn(big_writer, &c, NULL);
+    weft_co *w = weft_spawn(big_writer, (void *)(intptr_t)c, NULL);
     char *back = malloc(3 * BIG);
     size_t got = 0;
     ssize_t n;
@@ -104,7 +108,7 @@ static void big_transfer(void)
  * end of file is still read (no edge follows a half-close), and again. */
 static void *fin_reader(void *arg)
 {
-    int fd = *(int *)arg;
+    int fd = (int)(intptr_t)arg;
     char buf[64];
     CHECK_INT(weft_read(fd, buf, sizeof buf, ms_from_now(5000)), 3);
     CHECK_INT(weft_read(fd, buf, sizeof buf, ms_from_now(1000)), 0);
@@ -121,7 +125,7 @@ static void data_then_fin(void)
     CHECK(c >= 0 && s >= 0);
     char buf[8];
     CHECK_ERR(weft_read(s, buf, sizeof buf, 0), -1, ETIMEDOUT); /* now registered */
-    weft_co *r = weft_spawn(fin_reader, &s, NULL);
+    weft_co *r = weft_spawn(fin_reader, (void *)(intptr_t)s, NULL);
     CHECK_INT(weft_pause(), 0); /* the reader parks */
     CHECK_INT(write(c, "abc", 3), 3);
     CHECK_INT(shutdown(c, SHUT_WR), 0);
@@ -212,7 +216,7 @@ static void *unix_sock(void *arg)
     int lfd = weft_unix_listen(path, 0);
     CHECK(lfd >= 0);
     CHECK_ERR(weft_unix_listen(path, 0), -1, EADDRINUSE);
-    weft_co *srv = weft_spawn(echo_once, &lfd, NULL);
+    weft_co *srv = weft_spawn(echo_once, (void *)(intptr_t)lfd, NULL);
     int fd = weft_unix_dial(path, ms_from_now(5000));
     CHECK(fd >= 0);
     CHECK_INT(weft_send(fd, "unix", 4, 0, -1), 4);

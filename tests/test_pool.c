@@ -32,7 +32,10 @@ int main(void)
 {
     /* valgrind and TSan (a shadow stack per fiber) map memory of their own */
     int check_maps = !test_under_is("valgrind") && !test_under_is("tsan");
-    weft_opts sizes[3] = {{0}, {.stack_size = WEFT_STACK_MIN}, {.stack_size = 1 << 20}};
+    /* Private stacks, whatever the process default: the pool tested is theirs. */
+    weft_opts sizes[3] = {{.stack_kind = WEFT_STACK_PRIVATE},
+                          {.stack_size = WEFT_STACK_MIN, .stack_kind = WEFT_STACK_PRIVATE},
+                          {.stack_size = 1 << 20, .stack_kind = WEFT_STACK_PRIVATE}};
 
     /* Warm up: every size class, and several alive at once. */
     for (int s = 0; s < 3; s++) {
@@ -49,9 +52,9 @@ int main(void)
     int before = test_count_maps();
 
     /* The same stack comes back for the same size. */
-    weft_co *first = cycle(NULL, 3);
+    weft_co *first = cycle(&sizes[0], 3);
     for (intptr_t i = 0; i < 10000; i++) {
-        weft_co *co = cycle(NULL, i);
+        weft_co *co = cycle(&sizes[0], i);
         CHECK_PTR(co, first);
     }
     /* Sizes interleaved, and a few alive at once, still from the pool. */

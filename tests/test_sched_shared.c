@@ -106,7 +106,10 @@ static void *big_receiver(void *arg)
 static void big_elements(int cap)
 {
     CHECK((ch = weft_chan_new(sizeof(big), (size_t)cap)) != NULL);
-    long got = 0;
+    /* Static, not a local: the tasks that add to it run while this one
+     * waits, its frames copied away if it is on a shared stack itself. */
+    static long got;
+    got = 0;
     weft_co *t[4] = {spawn_sh(big_sender, (void *)(intptr_t)1000), spawn_sh(big_receiver, &got),
                      spawn_sh(big_sender, (void *)(intptr_t)2000), spawn_sh(big_receiver, &got)};
     join_all(t, 4);
@@ -151,7 +154,8 @@ static void selects(void)
 {
     for (int i = 0; i < 3; i++)
         CHECK((sel[i] = weft_chan_new(sizeof(int), 0)) != NULL);
-    long got = 0;
+    static long got; /* static: see big_elements */
+    got = 0;
     weft_co *t[5] = {spawn_sh(selector, &got), spawn_sh(selector, &got),
                      spawn_sh(sel_sender, (void *)0), spawn_sh(sel_sender, (void *)1),
                      spawn_sh(sel_sender, (void *)2)};
@@ -300,7 +304,8 @@ static void *busy(void *arg)
 
 static void offloads(void)
 {
-    long spins = 0;
+    static long spins; /* static: see big_elements */
+    spins = 0;
     weft_co *t[24];
     for (int i = 0; i < 12; i++) {
         t[2 * i] = spawn_sh(offloader, (void *)(intptr_t)i);
