@@ -267,6 +267,18 @@ WEFT_API weft_co *weft_spawn(weft_fn fn, void *arg, const weft_opts *opts);
  *            pthread_join). */
 WEFT_API int weft_join(weft_co *task, void **result, int64_t deadline);
 
+/* Detaches task: it is freed as soon as it finishes (at once if it has
+ * finished), as pthread_detach does, so that tasks nobody joins cost
+ * nothing once done; its return value is dropped. The handle must not be
+ * used after it finishes. Returns 0, or -1 with errno:
+ *   EPERM    no weft_run is active on this thread;
+ *   EINVAL   task is NULL, not a task, or belongs to a group (which frees
+ *            its tasks itself);
+ *   EDEADLK  task is weft_run's first task, is being joined, or is
+ *            detached already (or was joined or freed, while its memory
+ *            has not been reused). */
+WEFT_API int weft_detach(weft_co *task);
+
 /* Cancels task: its current blocking call, and every later one, returns
  * -1 with errno ECANCELED, so that it unwinds; its cleanup handlers
  * (weft_co_defer) run when its function returns. A task may cancel itself.

@@ -277,7 +277,9 @@ static void finish(weft__sched *s, weft__task *t, void *ret)
     t->state = T_DONE;
     t->result = ret;
     s->live--;
-    if (t->group)
+    if (t->detached)
+        weft__task_free(s, t); /* on the loop's stack: its own is done */
+    else if (t->group)
         weft__group_task_done(t->group, t);
     else if (t->joiner)
         weft__wake(t->joiner, 0, 0);
@@ -345,7 +347,7 @@ static void loop(weft__sched *s)
         /* One round: the tasks ready now, then the timers, so that tasks
          * that keep pausing cannot starve timers. */
         s->budget = DIRECT_BUDGET;
-        for (size_t n = s->nready; n && s->ready_head; n--)
+        for (size_t n = s->nready; n && s->nready; n--)
             run_one(s, weft__ready_pop(s));
         if (s->nheap)
             weft__timer_fire(s, weft_now());
@@ -480,6 +482,31 @@ int weft_join(weft_co *task, void **result, int64_t deadline)
     if (result)
         *result = t->result;
     weft__task_free(weft__sched_cur, t);
+    return 0;
+}
+
+int weft_detach(weft_co *task)
+{
+    weft__sched *s = weft__sched_cur;
+    if (!s) {
+        errno = EPERM;
+        return -1;
+    }
+    weft__task *t = weft__task_of(task);
+    if (!t)
+        return -1;
+    if (t->group) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (t->joiner || t->owned || t->detached) {
+        errno = EDEADLK;
+        return -1;
+    }
+    if (t->state == T_DONE)
+        weft__task_free(s, t);
+    else
+        t->detached = 1;
     return 0;
 }
 

@@ -81,6 +81,7 @@ struct weft__task {
     uint8_t cancelled;
     uint8_t flags;         /* PARK_* of the current wait */
     uint8_t owned;         /* weft_run's main task: nobody else joins it */
+    uint8_t detached;      /* freed as soon as it finishes */
     uint8_t reason;        /* weft__reason of the current wait */
     int wake;              /* why the wait ended: 0, ETIMEDOUT, ECANCELED, EPIPE */
     size_t fired;          /* which waiter woke it (select) */

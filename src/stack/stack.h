@@ -1,14 +1,15 @@
-/* Stack memory: private stacks, each its own mapping with a guard at the
- * low end (a guard region in the page tables, or a PROT_NONE range),
- * committed lazily by the kernel and kept in a per-thread pool for reuse. */
+/* Stack memory: private stacks, each with a guard at its low end (a guard
+ * region in the page tables, or a PROT_NONE range), carved from large
+ * mappings (slab.c), committed lazily by the kernel and kept in a
+ * per-thread pool for reuse. */
 #ifndef WEFT_STACK_H
 #define WEFT_STACK_H
 
 #include <stddef.h>
 
 typedef struct weft__stack {
-    char *map;       /* the whole mapping; its first weft__guard_size() bytes are the guard */
-    size_t map_size; /* bytes mapped, guard included */
+    char *map; /* the stack's part of its slab; its first weft__guard_size() bytes are the guard */
+    size_t map_size; /* bytes, guard included */
     unsigned vg_id;  /* valgrind's stack id */
 } weft__stack;
 
@@ -99,7 +100,7 @@ static inline void weft__stack_push(weft__pool_bin *b, const weft__stack *s)
     b->count++;
 }
 
-/* Returns a mapping to this thread's pool, or unmaps it when the pool is
+/* Returns a stack to this thread's pool, or to its slab when the pool is
  * full. */
 static inline void weft__stack_put(const weft__stack *s)
 {
@@ -113,11 +114,21 @@ static inline void weft__stack_put(const weft__stack *s)
     weft__stack_put_slow(s);
 }
 
-/* Unmaps a stack now, bypassing the pool. */
+/* Returns a stack to its slab now, bypassing the pool. */
 void weft__stack_unmap(const weft__stack *s);
 
-/* Unmaps every stack in this thread's pool (at thread exit). */
+/* Returns every stack in this thread's pool to its slab (at thread exit). */
 void weft__stack_pool_drain(void);
+
+/* slab.c: a stack of map_size bytes, guard included, from the slabs (0, or
+ * -1 with errno ENOMEM), and one given back; a slab whose stacks are all
+ * back is unmapped. Thread-safe. */
+int weft__slab_get(weft__stack *s, size_t map_size);
+void weft__slab_put(const weft__stack *s);
+
+/* Are guards regions in the page tables (else PROT_NONE ranges)? Probed
+ * once; WEFT_GUARD=mprotect forces the ranges. */
+int weft__stack_guard_regions(void);
 
 static inline char *weft__stack_lo(const weft__stack *s)
 {

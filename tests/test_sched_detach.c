@@ -1,0 +1,129 @@
+/* weft_detach: a detached task is freed as soon as it finishes, so that
+ * memory stays flat however many run; and its errors. */
+#include <stdio.h>
+
+#include "check.h"
+#include "weft.h"
+
+static long ran;
+
+static void *count(void *arg)
+{
+    (void)arg;
+    ran++;
+    return NULL;
+}
+
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, res = 0;
+    CHECK(f != NULL);
+    CHECK(fscanf(f, "%ld %ld", &pages, &res) == 2);
+    fclose(f);
+    return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* Runs n detached tasks, at most `live` alive at once. */
+static void detached_tasks(long n, int live, const weft_opts *o)
+{
+    for (long done = 0; done < n; done += live) {
+        for (int i = 0; i < live; i++) {
+            weft_co *t = weft_spawn(count, NULL, o);
+            CHECK(t != NULL);
+            CHECK_INT(weft_detach(t), 0);
+        }
+        CHECK_INT(weft_pause(), 0); /* they all run, and are freed */
+    }
+}
+
+static void flat_memory(const weft_opts *o, long n)
+{
+    ran = 0;
+    detached_tasks(10000, 1000, o); /* warm: pools and heap at their size */
+    long before = rss_kb();
+    int maps = test_count_maps();
+    detached_tasks(n, 1000, o);
+    long after = rss_kb();
+    printf("%ld detached tasks (%s stacks): RSS %ld kB before, %ld kB after; maps %d -> %d\n", n,
+           o->stack_kind == WEFT_STACK_SHARED ? "shared" : "private", before, after, maps,
+           test_count_maps());
+    CHECK_INT(ran, 10000 + n);
+    /* A finished task that stayed would cost a page or more. */
+    CHECK(after - before < 4096);
+    CHECK(test_count_maps() <= maps + 2);
+}
+
+static void *sleeper(void *arg)
+{
+    weft_sleep(weft_now() + (intptr_t)arg);
+    return NULL;
+}
+
+static void *grouped(void *arg)
+{
+    return arg;
+}
+
+static void *joiner(void *arg)
+{
+    return (void *)(intptr_t)weft_join(arg, NULL, -1);
+}
+
+static void *main_task(void *arg)
+{
+    (void)arg;
+    long n = test_under_is("valgrind") || test_under_is("qemu") ? 20000
+             : test_under_is("")                                ? 10000000
+                                                                : 200000;
+    weft_opts priv = {.stack_kind = WEFT_STACK_PRIVATE};
+    weft_opts shar = {.stack_kind = WEFT_STACK_SHARED};
+    flat_memory(&priv, n);
+    flat_memory(&shar, n);
+
+    /* Detached after it finished: freed at once. */
+    ran = 0;
+    weft_co *t = weft_spawn(count, NULL, NULL);
+    CHECK(t != NULL);
+    CHECK_INT(weft_pause(), 0);
+    CHECK_INT(ran, 1);
+    CHECK_INT(weft_detach(t), 0);
+
+    /* A waiting task, detached, is freed when it wakes and returns. */
+    t = weft_spawn(sleeper, (void *)(intptr_t)1000000, NULL);
+    CHECK(t != NULL);
+    CHECK_INT(weft_pause(), 0);
+    CHECK_INT(weft_detach(t), 0);
+    CHECK_ERR(weft_detach(t), -1, EDEADLK); /* twice */
+
+    /* Errors. */
+    CHECK_ERR(weft_detach(NULL), -1, EINVAL);
+    weft_co *co = weft_co_new(count, NULL, NULL);
+    CHECK(co != NULL);
+    CHECK_ERR(weft_detach(co), -1, EINVAL); /* not a task */
+    weft_co_free(co);
+    CHECK_ERR(weft_detach(weft_co_self()), -1, EDEADLK); /* weft_run's own */
+    weft_group *g = weft_group_new();
+    CHECK(g != NULL);
+    t = weft_group_spawn(g, grouped, NULL, NULL);
+    CHECK(t != NULL);
+    CHECK_ERR(weft_detach(t), -1, EINVAL);
+    CHECK_INT(weft_group_close(g), 0);
+    /* Being joined. */
+    t = weft_spawn(sleeper, (void *)(intptr_t)1000000, NULL);
+    weft_co *j = weft_spawn(joiner, t, NULL);
+    CHECK(t && j);
+    CHECK_INT(weft_pause(), 0);
+    CHECK_ERR(weft_detach(t), -1, EDEADLK);
+    void *r = (void *)1;
+    CHECK_INT(weft_join(j, &r, -1), 0);
+    CHECK_PTR(r, NULL);
+    return NULL;
+}
+
+int main(void)
+{
+    CHECK_ERR(weft_detach(NULL), -1, EPERM); /* no weft_run */
+    CHECK_INT(weft_run(main_task, NULL, NULL), 0);
+    return 0;
+}
