@@ -69,7 +69,9 @@ void weft__group_task_done(weft_group *g, weft__task *t)
         g->tasks = t->next_grp;
     if (t->next_grp)
         t->next_grp->prev_grp = t->prev_grp;
-    weft__task_free_later(weft__sched_cur, t);
+    /* Now, not when the loop next idles: a loop that never idles would
+     * keep every finished stack. */
+    weft__task_free(weft__sched_cur, t);
     if (--g->n == 0) {
         weft__waiter *w;
         while ((w = weft__wq_first(&g->q)))
