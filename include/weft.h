@@ -463,8 +463,10 @@ WEFT_API weft_co *weft_group_spawn(weft_group *g, weft_fn fn, void *arg, const w
 WEFT_API int weft_group_wait(weft_group *g, int64_t deadline);
 
 /* Cancels the tasks of g that have not finished, waits for all of them
- * (this wait cannot itself be cancelled) and frees g. Returns 0, or -1
- * with errno:
+ * (this wait cannot itself be cancelled) and frees g. Several tasks may
+ * close g at once: each waits, all return 0 once g's tasks have finished,
+ * and the last of them to return frees g; g must not be used after that.
+ * Returns 0, or -1 with errno:
  *   EINVAL   g is NULL or not a group;
  *   EDEADLK  the caller is a task of g. */
 WEFT_API int weft_group_close(weft_group *g);

@@ -1,6 +1,6 @@
 /* Task groups: a finished group task is freed as soon as it finishes, so
  * that rounds of many group tasks keep memory and memory maps bounded even
- * when the loop never sleeps. */
+ * when the loop never sleeps; several tasks may close one group. */
 #include <weft.h>
 
 #include "check.h"
@@ -77,10 +77,79 @@ static void *rounds_main(void *arg)
     return NULL;
 }
 
+/* ---- several closers --------------------------------------------------- */
+
+static weft_group *shared_g;
+static weft_wg last_done;
+static int closed;
+
+static void done_cleanup(void *arg)
+{
+    CHECK_INT(weft_wg_done(arg), 0);
+}
+
+static void *sleeps_until_cancelled(void *arg)
+{
+    if (arg) /* wakes the late closer right before the group is empty */
+        CHECK_INT(weft_co_defer(done_cleanup, arg), 0);
+    CHECK_ERR(weft_sleep(-1), -1, ECANCELED);
+    return NULL;
+}
+
+static void *closer(void *arg)
+{
+    (void)arg;
+    CHECK_INT(weft_group_close(shared_g), 0);
+    closed++;
+    return NULL;
+}
+
+static void *waiter(void *arg)
+{
+    (void)arg;
+    CHECK_INT(weft_group_wait(shared_g, -1), 0);
+    return NULL;
+}
+
+/* Runs when the last task's cleanup handler has run, so before the two
+ * closers have seen the group empty: it finds it empty and returns. */
+static void *late_closer(void *arg)
+{
+    (void)arg;
+    CHECK_INT(weft_wg_wait(&last_done, -1), 0);
+    CHECK_INT(weft_group_close(shared_g), 0);
+    closed++;
+    return NULL;
+}
+
+static void *closers_main(void *arg)
+{
+    (void)arg;
+    CHECK_INT(weft_wg_init(&last_done), 0);
+    CHECK_INT(weft_wg_add(&last_done, 1), 0);
+    shared_g = weft_group_new();
+    CHECK(shared_g != NULL);
+    CHECK(weft_group_spawn(shared_g, sleeps_until_cancelled, NULL, NULL));
+    CHECK(weft_group_spawn(shared_g, sleeps_until_cancelled, &last_done, NULL));
+    weft_co *late = weft_spawn(late_closer, NULL, NULL);
+    weft_co *w = weft_spawn(waiter, NULL, NULL);
+    weft_co *a = weft_spawn(closer, NULL, NULL);
+    weft_co *b = weft_spawn(closer, NULL, NULL);
+    CHECK(late && w && a && b);
+    CHECK_INT(weft_join(a, NULL, -1), 0);
+    CHECK_INT(weft_join(b, NULL, -1), 0);
+    CHECK_INT(weft_join(w, NULL, -1), 0);
+    CHECK_INT(weft_join(late, NULL, -1), 0);
+    CHECK_INT(closed, 3);
+    CHECK_INT(weft_wg_destroy(&last_done), 0);
+    return NULL;
+}
+
 int main(void)
 {
     /* Read once, on the first stack weft makes. */
     setenv("WEFT_GUARD", "mprotect", 1);
     CHECK_INT(weft_run(rounds_main, NULL, NULL), 0);
+    CHECK_INT(weft_run(closers_main, NULL, NULL), 0);
     return 0;
 }

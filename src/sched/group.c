@@ -13,7 +13,8 @@
 struct weft_group {
     unsigned magic;
     int closing;
-    size_t n; /* tasks not finished */
+    unsigned closers; /* tasks in weft_group_close: the last one out frees */
+    size_t n;         /* tasks not finished */
     weft__task *tasks;
     weft_waitq q; /* tasks in weft_group_wait or weft_group_close */
 };
@@ -126,10 +127,15 @@ int weft_group_close(weft_group *g)
         /* Not cancellable: the close must not leave tasks behind. */
         uint8_t saved = self->nocancel;
         self->nocancel = 1;
+        g->closers++;
         while (g->n)
             weft__wait1(self, &g->q, NULL, -1, "group close", g);
+        g->closers--;
         self->nocancel = saved;
     }
+    /* Other closers, woken with us, have yet to look at g. */
+    if (g->closers)
+        return 0;
     g->magic = 0;
     free(g);
     return 0;
