@@ -141,7 +141,9 @@ WEFT_API int weft_co_status(const weft_co *co);
 /* Frees a suspended or dead coroutine and its stack. A coroutine suspended
  * in weft_co_yield first runs its cleanup handlers, on its own stack, as if
  * its yield had unwound. NULL is ignored. Freeing a running or normal
- * coroutine, or one already freed, prints a "weft: " line and aborts. */
+ * coroutine, one already freed, or a task (a handle from weft_spawn or
+ * weft_group_spawn, which weft_join or the group frees), prints a "weft: "
+ * line and aborts. */
 WEFT_API void weft_co_free(weft_co *co);
 
 /* Returns the calling coroutine, or NULL on the thread's own stack. */

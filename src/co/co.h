@@ -125,6 +125,9 @@ static inline size_t weft__stack_default_size(void)
  * memory to save a shared stack runs out. */
 void *weft__co_jump(weft_co *to, void *val);
 
+/* weft_co_free without the check that co is not a task: the scheduler's. */
+void weft__co_free(weft_co *co);
+
 /* Aborts the process with one line "weft: <what> in coroutine 'NAME'". */
 __attribute__((noreturn)) void weft__co_die(const weft_co *co, const char *what);
 

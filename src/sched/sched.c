@@ -156,7 +156,7 @@ weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opt
 void weft__task_free(weft__sched *s, weft__task *t)
 {
     all_unlink(s, t);
-    weft_co_free(t->co);
+    weft__co_free(t->co);
     rec_put(s, t);
 }
 
