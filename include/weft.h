@@ -54,6 +54,11 @@ typedef void *(*weft_fn)(void *arg);
  * private coroutines. WEFT_GUARD=mprotect in the environment forces the
  * PROT_NONE range. A fault in the guard prints
  * "weft: stack overflow in coroutine 'NAME' (stack N bytes)" and aborts.
+ * weft installs its SIGSEGV handler on first use; any other SIGSEGV goes to
+ * the disposition set before, as if weft were not there: the program's
+ * handler; the default (the process dies); or SIG_IGN, under which a sent
+ * SIGSEGV is ignored and a fault still kills (the kernel lets no fault be
+ * ignored).
  *
  * A shared stack is one guarded stack that many coroutines run on, a few per
  * thread and size. The coroutine whose frames are on it runs; when another
