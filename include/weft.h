@@ -473,9 +473,12 @@ WEFT_API int weft_group_wait(weft_group *g, int64_t deadline);
  * (this wait cannot itself be cancelled) and frees g. Several tasks may
  * close g at once: each waits, all return 0 once g's tasks have finished,
  * and the last of them to return frees g; g must not be used after that.
- * Returns 0, or -1 with errno:
+ * Returns 0, or -1 with errno (g left as it was):
  *   EINVAL   g is NULL or not a group;
- *   EDEADLK  the caller is a task of g. */
+ *   EDEADLK  the caller is a task of g;
+ *   EPERM    tasks of g have not finished and the caller, not being a task
+ *            of weft_run, cannot wait for them. (An empty group may be
+ *            closed anywhere.) */
 WEFT_API int weft_group_close(weft_group *g);
 
 /* ------------------------------------------------------------------------ */

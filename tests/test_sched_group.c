@@ -1,6 +1,8 @@
 /* Task groups: a finished group task is freed as soon as it finishes, so
  * that rounds of many group tasks keep memory and memory maps bounded even
- * when the loop never sleeps; several tasks may close one group. */
+ * when the loop never sleeps; several tasks may close one group; and every
+ * errno the group functions document. */
+#include <sys/resource.h>
 #include <weft.h>
 
 #include "check.h"
@@ -145,11 +147,167 @@ static void *closers_main(void *arg)
     return NULL;
 }
 
+/* ---- every errno -------------------------------------------------------- */
+
+static void *quick(void *arg)
+{
+    return arg;
+}
+
+static void *sleeps(void *arg)
+{
+    (void)arg;
+    weft_sleep(-1);
+    return NULL;
+}
+
+static void *waits_for(void *arg)
+{
+    CHECK_ERR(weft_group_wait(arg, -1), -1, ECANCELED);
+    return NULL;
+}
+
+static void *errors_main(void *arg)
+{
+    (void)arg;
+    /* Not a group: the memory of something else. */
+    static _Alignas(64) char other[256];
+    weft_group *bad = (weft_group *)other;
+    CHECK_ERR(weft_group_spawn(NULL, quick, NULL, NULL), NULL, EINVAL);
+    CHECK_ERR(weft_group_spawn(bad, quick, NULL, NULL), NULL, EINVAL);
+    CHECK_ERR(weft_group_wait(NULL, -1), -1, EINVAL);
+    CHECK_ERR(weft_group_wait(bad, -1), -1, EINVAL);
+    CHECK_ERR(weft_group_close(NULL), -1, EINVAL);
+    CHECK_ERR(weft_group_close(bad), -1, EINVAL);
+
+    weft_group *g = weft_group_new();
+    CHECK(g != NULL);
+    /* The errors of weft_spawn. */
+    CHECK_ERR(weft_group_spawn(g, NULL, NULL, NULL), NULL, EINVAL);
+    weft_opts tiny = {.stack_size = 1};
+    CHECK_ERR(weft_group_spawn(g, quick, NULL, &tiny), NULL, EINVAL);
+    weft_opts kind = {.stack_kind = 99};
+    CHECK_ERR(weft_group_spawn(g, quick, NULL, &kind), NULL, EINVAL);
+
+    CHECK(weft_group_spawn(g, sleeps, NULL, NULL));
+    CHECK_ERR(weft_group_wait(g, 0), -1, ETIMEDOUT);
+    CHECK_ERR(weft_group_wait(g, weft_now() - 1), -1, ETIMEDOUT);
+    /* Cancelled while waiting, and before. */
+    weft_co *w = weft_spawn(waits_for, g, NULL);
+    CHECK(w != NULL);
+    CHECK_INT(weft_pause(), 0);
+    CHECK_INT(weft_cancel(w), 0);
+    CHECK_INT(weft_join(w, NULL, -1), 0);
+    CHECK_INT(weft_cancel(weft_co_self()), 0);
+    CHECK_ERR(weft_group_wait(g, -1), -1, ECANCELED);
+    CHECK_INT(weft_group_close(g), 0); /* not cancellable */
+    return NULL;
+}
+
+/* Two tasks, each closing the other's group, wait for each other with
+ * cancellation off: weft_run gives up on them. Their groups still have a
+ * task each, and the thread, not being a task, cannot wait for it. */
+static weft_group *ga, *gb;
+
+static void *closes(void *arg)
+{
+    weft_group_close(arg);
+    return NULL;
+}
+
+static void *crossed_main(void *arg)
+{
+    (void)arg;
+    ga = weft_group_new();
+    gb = weft_group_new();
+    CHECK(ga && gb);
+    CHECK(weft_group_spawn(ga, closes, gb, NULL));
+    CHECK(weft_group_spawn(gb, closes, ga, NULL));
+    return NULL;
+}
+
+static void crossed(void *arg)
+{
+    (void)arg;
+    CHECK_ERR(weft_run(crossed_main, NULL, NULL), -1, EDEADLK);
+    CHECK_ERR(weft_group_close(ga), -1, EPERM);
+    CHECK_ERR(weft_group_close(ga), -1, EPERM); /* left as it was */
+    CHECK_ERR(weft_group_wait(ga, 0), -1, EPERM);
+    CHECK_ERR(weft_group_spawn(ga, quick, NULL, NULL), NULL, EPERM);
+}
+
+static void limit_address_space(size_t extra)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    CHECK(f != NULL);
+    char line[256];
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    CHECK(kb > 0);
+    struct rlimit rl = {.rlim_cur = (rlim_t)kb * 1024 + extra, .rlim_max = RLIM_INFINITY};
+    CHECK_INT(setrlimit(RLIMIT_AS, &rl), 0);
+}
+
+static void *spawn_until_enomem(void *arg)
+{
+    (void)arg;
+    weft_group *g = weft_group_new();
+    CHECK(g != NULL);
+    weft_opts big = {.stack_size = (size_t)16 << 20, .stack_kind = WEFT_STACK_PRIVATE};
+    limit_address_space((size_t)64 << 20);
+    int n = 0;
+    while (weft_group_spawn(g, quick, NULL, &big))
+        if (++n > 8)
+            FAIL("%d tasks of 16 MiB under 64 MiB more address space", n);
+    CHECK_INT(errno, ENOMEM);
+    CHECK_INT(weft_group_close(g), 0);
+    return NULL;
+}
+
+static void spawn_enomem(void *arg)
+{
+    (void)arg;
+    CHECK_INT(weft_run(spawn_until_enomem, NULL, NULL), 0);
+}
+
+/* Every block malloc could hand out taken, down to the smallest. */
+static void new_enomem(void *arg)
+{
+    (void)arg;
+    limit_address_space((size_t)16 << 20);
+    for (size_t size = (size_t)1 << 20; size >= 4096; size /= 2)
+        while (malloc(size))
+            ;
+    for (size_t size = 4096; size >= 8; size -= 8)
+        while (malloc(size))
+            ;
+    CHECK_ERR(weft_group_new(), NULL, ENOMEM);
+}
+
+static void in_child(void (*fn)(void *))
+{
+    char out[8192];
+    int status = test_fork(fn, NULL, out, sizeof out);
+    CHECK_EXITED(status, 0, out);
+}
+
 int main(void)
 {
     /* Read once, on the first stack weft makes. */
     setenv("WEFT_GUARD", "mprotect", 1);
     CHECK_INT(weft_run(rounds_main, NULL, NULL), 0);
     CHECK_INT(weft_run(closers_main, NULL, NULL), 0);
+    CHECK_INT(weft_run(errors_main, NULL, NULL), 0);
+    in_child(crossed);
+    /* (The tools reserve address space of their own or replace malloc.) */
+    if (!slow_tool()) {
+        in_child(spawn_enomem);
+        in_child(new_enomem);
+    } else {
+        printf("ENOMEM cases skipped under %s\n", test_under());
+    }
     return 0;
 }
