@@ -274,17 +274,29 @@ static void spawn_enomem(void *arg)
     CHECK_INT(weft_run(spawn_until_enomem, NULL, NULL), 0);
 }
 
+/* Takes every block of this size that malloc can hand out, chained so that
+ * the compiler cannot drop the calls. */
+static void *take_all(size_t size, void *chain)
+{
+    void **p;
+    while ((p = malloc(size))) {
+        *p = chain;
+        chain = p;
+    }
+    return chain;
+}
+
 /* Every block malloc could hand out taken, down to the smallest. */
 static void new_enomem(void *arg)
 {
     (void)arg;
+    void *chain = NULL;
     limit_address_space((size_t)16 << 20);
     for (size_t size = (size_t)1 << 20; size >= 4096; size /= 2)
-        while (malloc(size))
-            ;
-    for (size_t size = 4096; size >= 8; size -= 8)
-        while (malloc(size))
-            ;
+        chain = take_all(size, chain);
+    for (size_t size = 4096; size >= sizeof(void *); size -= 8)
+        chain = take_all(size, chain);
+    CHECK(chain != NULL);
     CHECK_ERR(weft_group_new(), NULL, ENOMEM);
 }
 
