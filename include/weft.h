@@ -54,6 +54,11 @@ typedef void *(*weft_fn)(void *arg);
  * private coroutines. WEFT_GUARD=mprotect in the environment forces the
  * PROT_NONE range. A fault in the guard prints
  * "weft: stack overflow in coroutine 'NAME' (stack N bytes)" and aborts.
+ * weft installs its SIGSEGV handler on first use; any other SIGSEGV goes to
+ * the disposition set before, as if weft were not there: the program's
+ * handler; the default (the process dies); or SIG_IGN, under which a sent
+ * SIGSEGV is ignored and a fault still kills (the kernel lets no fault be
+ * ignored).
  *
  * A shared stack is one guarded stack that many coroutines run on, a few per
  * thread and size. The coroutine whose frames are on it runs; when another
@@ -164,7 +169,9 @@ WEFT_API int weft_co_status(const weft_co *co);
 /* Frees a suspended or dead coroutine and its stack. A coroutine suspended
  * in weft_co_yield first runs its cleanup handlers, on its own stack, as if
  * its yield had unwound. NULL is ignored. Freeing a running or normal
- * coroutine, or one already freed, prints a "weft: " line and aborts. */
+ * coroutine, one already freed, or a task (a handle from weft_spawn or
+ * weft_group_spawn, which weft_join or the group frees), prints a "weft: "
+ * line and aborts. */
 WEFT_API void weft_co_free(weft_co *co);
 
 /* Returns the calling coroutine, or NULL on the thread's own stack. */
@@ -498,10 +505,15 @@ WEFT_API weft_co *weft_group_spawn(weft_group *g, weft_fn fn, void *arg, const w
 WEFT_API int weft_group_wait(weft_group *g, int64_t deadline);
 
 /* Cancels the tasks of g that have not finished, waits for all of them
- * (this wait cannot itself be cancelled) and frees g. Returns 0, or -1
- * with errno:
+ * (this wait cannot itself be cancelled) and frees g. Several tasks may
+ * close g at once: each waits, all return 0 once g's tasks have finished,
+ * and the last of them to return frees g; g must not be used after that.
+ * Returns 0, or -1 with errno (g left as it was):
  *   EINVAL   g is NULL or not a group;
- *   EDEADLK  the caller is a task of g. */
+ *   EDEADLK  the caller is a task of g;
+ *   EPERM    tasks of g have not finished and the caller, not being a task
+ *            of weft_run, cannot wait for them. (An empty group may be
+ *            closed anywhere.) */
 WEFT_API int weft_group_close(weft_group *g);
 
 /* ------------------------------------------------------------------------ */

@@ -1,6 +1,7 @@
 /* Misuse that would corrupt memory aborts with one "weft: " line naming the
  * coroutine: freeing the running coroutine, a normal one (on the resume
- * chain), or one already freed. Each case runs in a forked child. */
+ * chain), one already freed, or a task (its scheduler frees it). Each case
+ * runs in a forked child. */
 #include <weft.h>
 
 #include "check.h"
@@ -66,6 +67,48 @@ static void case_free_twice(void *arg)
     _exit(3);
 }
 
+/* ---- weft_co_free of a task handle ------------------------------------- */
+
+enum { TASK_NEW, TASK_DONE, TASK_WAITING, TASK_IN_GROUP };
+
+static void *quick(void *arg)
+{
+    return arg;
+}
+
+static void *sleeper(void *arg)
+{
+    (void)arg;
+    weft_sleep(-1);
+    return NULL;
+}
+
+static void *free_a_task(void *arg)
+{
+    int how = (int)(intptr_t)arg;
+    weft_opts o = {.name = "task"};
+    weft_co *t;
+    if (how == TASK_IN_GROUP) {
+        weft_group *g = weft_group_new();
+        t = weft_group_spawn(g, sleeper, NULL, &o);
+    } else {
+        t = weft_spawn(how == TASK_WAITING ? sleeper : quick, NULL, &o);
+    }
+    if (t == NULL)
+        _exit(4);
+    if (how != TASK_NEW)
+        weft_pause(); /* it runs: finishes, or waits */
+    weft_co_free(t);
+    _exit(3); /* not reached */
+    return NULL;
+}
+
+static void case_free_task(void *arg)
+{
+    weft_run(free_a_task, arg, NULL);
+    _exit(3);
+}
+
 static void expect_abort(void (*fn)(void *), void *arg, const char *name, const char *what)
 {
     char out[8192], line[512];
@@ -84,5 +127,9 @@ int main(void)
     expect_abort(case_free_normal, NULL, "middle", "normal");
     expect_abort(case_free_twice, (void *)(intptr_t)0, "twice", "freed");
     expect_abort(case_free_twice, (void *)(intptr_t)1, "twice", "freed");
+    for (int how = TASK_NEW; how <= TASK_IN_GROUP; how++) {
+        fprintf(stderr, "weft_co_free of a task, case %d\n", how);
+        expect_abort(case_free_task, (void *)(intptr_t)how, "task", "of a task");
+    }
     return 0;
 }

@@ -3,7 +3,8 @@
  * whether it comes from deep recursion or from one large local array, on
  * the main thread or another, and even when the program installed its own
  * SIGSEGV handler first; faults that are not overflows still reach that
- * handler. Every case runs in a forked child. Built with
+ * handler, and a SIGSEGV the program ignored stays ignored when sent (a
+ * fault still kills). Every case runs in a forked child. Built with
  * -fstack-clash-protection so that a large array is probed page by page. */
 #include <pthread.h>
 #include <sys/mman.h>
@@ -181,6 +182,41 @@ static void foreign_default(void *arg)
     _exit(7);
 }
 
+/* SIGSEGV ignored before weft's handler came: a sent SIGSEGV is ignored,
+ * a fault outside any guard still kills (the kernel does not let a fault
+ * be ignored), and an overflow is still reported. */
+static void ignore_segv(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, NULL) != 0)
+        _exit(5);
+}
+
+static void ignored_sent(void *arg)
+{
+    (void)arg;
+    ignore_segv();
+    weft_co *co = weft_co_new(test_deep, NULL, NULL);
+    if (co == NULL)
+        _exit(6);
+    if (kill(getpid(), SIGSEGV) != 0 || raise(SIGSEGV) != 0)
+        _exit(8);
+    fputs("survived\n", stderr);
+    /* Still weft's handler: the overflow is reported. */
+    weft_co_send(co, NULL, NULL);
+    _exit(7);
+}
+
+static void ignored_fault(void *arg)
+{
+    (void)arg;
+    ignore_segv();
+    foreign_default(NULL);
+}
+
 int main(void)
 {
     overflow_case cases[] = {
@@ -210,6 +246,13 @@ int main(void)
         int status = test_fork(foreign_default, NULL, out, sizeof out);
         CHECK_KILLED_BY(status, SIGSEGV, out);
         CHECK_INT(test_count_lines(out, "weft: ", NULL, 0), 0);
+        status = test_fork(ignored_fault, NULL, out, sizeof out);
+        CHECK_KILLED_BY(status, SIGSEGV, out);
+        CHECK_INT(test_count_lines(out, "weft: ", NULL, 0), 0);
     }
+    char out[8192], line[512];
+    test_expect_weft_abort(ignored_sent, NULL, out, sizeof out, line, sizeof line);
+    CHECK(strstr(out, "survived") != NULL);
+    CHECK(strstr(line, "weft: stack overflow in coroutine") == line);
     return 0;
 }

@@ -163,7 +163,15 @@ static void test_wg(void)
     CHECK_ERR(weft_wg_done(&wg), -1, EINVAL); /* below zero */
     CHECK_INT(weft_wg_add(&wg, 1), 0);
     CHECK_ERR(weft_wg_add(&wg, LONG_MAX), -1, EINVAL); /* overflow */
+    /* Below zero by far: -LONG_MIN itself does not exist. */
+    CHECK_ERR(weft_wg_add(&wg, LONG_MIN), -1, EINVAL);
+    CHECK_ERR(weft_wg_add(&wg, -2), -1, EINVAL);
+    CHECK_INT(weft_wg_add(&wg, LONG_MAX - 1), 0); /* up to LONG_MAX */
+    CHECK_ERR(weft_wg_add(&wg, 1), -1, EINVAL);
+    CHECK_ERR(weft_wg_add(&wg, LONG_MIN), -1, EINVAL);
+    CHECK_INT(weft_wg_add(&wg, -LONG_MAX + 1), 0);
     CHECK_INT(weft_wg_done(&wg), 0);
+    CHECK_ERR(weft_wg_add(&wg, LONG_MIN), -1, EINVAL);
     CHECK_INT(weft_wg_destroy(&wg), 0);
     CHECK_ERR(weft_wg_add(&wg, 1), -1, EINVAL);
     CHECK_ERR(weft_wg_wait(&wg, 0), -1, EINVAL);

@@ -429,7 +429,7 @@ static void unwind(weft_co *co)
     weft__switch_to(from, co, NULL);
 }
 
-void weft_co_free(weft_co *co)
+void weft__co_free(weft_co *co)
 {
     if (co == NULL)
         return;
@@ -453,6 +453,14 @@ void weft_co_free(weft_co *co)
         weft__co_die(co, "weft_co_free of something that is not a coroutine");
     }
     release(co);
+}
+
+void weft_co_free(weft_co *co)
+{
+    /* Its scheduler frees a task (weft_join, its group, weft_run's end). */
+    if (co && co->task && co->state != ST_FREED)
+        weft__co_die(co, "weft_co_free of a task (weft_join frees it)");
+    weft__co_free(co);
 }
 
 weft_co *weft_co_self(void)

@@ -153,6 +153,9 @@ static inline int weft__co_pinned_out(const weft_co *co)
  * `at` is on co's stack below its frames. */
 int weft__co_copy(weft_co *co, void *at, void *buf, size_t n, int dir);
 
+/* weft_co_free without the check that co is not a task: the scheduler's. */
+void weft__co_free(weft_co *co);
+
 /* Aborts the process with one line "weft: <what> in coroutine 'NAME'". */
 __attribute__((noreturn)) void weft__co_die(const weft_co *co, const char *what);
 

@@ -86,6 +86,11 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
         previous.sa_handler(sig);
         return;
     }
+    /* Ignored: a sent signal would have been dropped, so drop it. A fault
+     * cannot be ignored: the kernel resets an ignored SIGSEGV to the
+     * default for it, and so do we. */
+    if (previous.sa_handler == SIG_IGN && si->si_code <= 0)
+        return;
     /* Default action: restore it; a fault then recurs on return and kills
      * the process as it would have, a sent signal is sent again. */
     struct sigaction dfl;

@@ -13,7 +13,8 @@
 struct weft_group {
     unsigned magic;
     int closing;
-    size_t n; /* tasks not finished */
+    unsigned closers; /* tasks in weft_group_close: the last one out frees */
+    size_t n;         /* tasks not finished */
     weft__task *tasks;
     weft_waitq q; /* tasks in weft_group_wait or weft_group_close */
 };
@@ -69,7 +70,9 @@ void weft__group_task_done(weft_group *g, weft__task *t)
         g->tasks = t->next_grp;
     if (t->next_grp)
         t->next_grp->prev_grp = t->prev_grp;
-    weft__task_free_later(weft__sched_cur, t);
+    /* Now, not when the loop next idles: a loop that never idles would
+     * keep every finished stack. */
+    weft__task_free(weft__sched_cur, t);
     if (--g->n == 0) {
         weft__waiter *w;
         while ((w = weft__wq_first(&g->q)))
@@ -122,9 +125,14 @@ int weft_group_close(weft_group *g)
         for (weft__task *t = g->tasks; t; t = t->next_grp)
             weft_cancel(t->co);
         /* Not cancellable: the close must not leave tasks behind. */
+        g->closers++;
         while (g->n)
             weft__wait1(self, &g->q, NULL, WR_GROUP_CLOSE, g, -1, PARK_NOCANCEL);
+        g->closers--;
     }
+    /* Other closers, woken with us, have yet to look at g. */
+    if (g->closers)
+        return 0;
     g->magic = 0;
     free(g);
     return 0;

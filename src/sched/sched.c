@@ -226,30 +226,8 @@ weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opt
 void weft__task_free(weft__sched *s, weft__task *t)
 {
     all_unlink(s, t);
-    weft_co_free(t->co);
+    weft__co_free(t->co);
     rec_put(s, t);
-}
-
-void weft__task_free_later(weft__sched *s, weft__task *t)
-{
-    all_unlink(s, t);
-    t->next_free = s->dead;
-    s->dead = t;
-}
-
-/* Unmapping stacks is slow; do it while nothing else is due. */
-static void free_dead(weft__sched *s, int64_t until)
-{
-    while (s->dead) {
-        for (int i = 0; i < 16 && s->dead; i++) {
-            weft__task *t = s->dead;
-            s->dead = t->next_free;
-            weft_co_free(t->co);
-            rec_put(s, t);
-        }
-        if (until >= 0 && weft_now() >= until)
-            return;
-    }
 }
 
 weft_co *weft_spawn(weft_fn fn, void *arg, const weft_opts *opts)
@@ -272,6 +250,8 @@ weft_co *weft_spawn(weft_fn fn, void *arg, const weft_opts *opts)
 
 /* ---- the loop ----------------------------------------------------------- */
 
+/* On the loop's context, after the task's last switch: a group task is
+ * freed here, its stack no longer in use. */
 static void finish(weft__sched *s, weft__task *t, void *ret)
 {
     t->state = T_DONE;
@@ -361,7 +341,6 @@ static void loop(weft__sched *s)
             return;
         if (s->nheap || s->external) {
             int64_t next = s->nheap ? s->heap[1].when : -1;
-            free_dead(s, next);
             weft__idle(s, next);
             continue;
         }
@@ -400,7 +379,6 @@ int weft_run(weft_fn main, void *arg, void **result)
         weft__task *mt = m->task_data;
         mt->owned = 1;
         loop(s);
-        free_dead(s, -1);
         weft__idle_fini(s);
         if (result && mt->state == T_DONE)
             *result = mt->result;

@@ -121,7 +121,6 @@ struct weft__sched {
     uint64_t rng;
     int deadlocked;
     unsigned budget;      /* direct switches left before the loop runs */
-    weft__task *dead;     /* finished group tasks, freed when the loop idles */
     weft__poller *poller; /* made by the io layer on first use (idle.c) */
     weft__task *stalled;  /* ready, but their shared stack is pinned by a
                              task whose memory another thread uses */
@@ -238,8 +237,6 @@ uint64_t weft__rand(weft__sched *s);
 
 weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opts, weft_group *g);
 void weft__task_free(weft__sched *s, weft__task *t);
-/* Frees t later, when the thread would otherwise sleep. */
-void weft__task_free_later(weft__sched *s, weft__task *t);
 /* The record behind a task handle, or NULL with errno EINVAL (EDEADLK for
  * a task already joined and freed). */
 weft__task *weft__task_of(weft_co *co);
@@ -318,7 +315,7 @@ void weft__dump_fd(weft__sched *s, int fd);
 
 /* ---- group.c ------------------------------------------------------------ */
 
-/* A task of group g finished. */
+/* A task of group g finished (called on the loop's context): frees it. */
 void weft__group_task_done(weft_group *g, weft__task *t);
 
 #endif

@@ -199,7 +199,8 @@ int weft_wg_add(weft_wg *wg, long n)
 {
     if (!wg || wg->magic != WG_MAGIC)
         return einval();
-    if ((n < 0 && wg->count < -n) || (n > 0 && wg->count > LONG_MAX - n))
+    /* count >= 0, so count + n cannot overflow for n < 0 (-n can: LONG_MIN). */
+    if ((n < 0 && wg->count + n < 0) || (n > 0 && wg->count > LONG_MAX - n))
         return einval();
     wg->count += n;
     if (wg->count == 0) {
