@@ -523,7 +523,7 @@ WEFT_API const char *weft_backend(void);
  * the events that are ready (an error or hang-up on the fd counts as
  * ready for all), or -1 with errno (and the common errors):
  *   EINVAL  events is 0 or has other bits;
- *   EBADF   fd is not open;
+ *   EBADF   fd is not open, or weft_close closed it during the wait;
  *   EBUSY   another task already waits on fd for one of the events. */
 WEFT_API int weft_wait_fd(int fd, int events, int64_t deadline);
 
@@ -572,8 +572,9 @@ WEFT_API int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int6
 WEFT_API int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, int64_t deadline);
 
 /* Closes fd after handing back any task that waits on it (its call then
- * fails with EBADF) and forgetting what the poller knew of it. Returns what
- * close(2) returns. Usable outside tasks. */
+ * fails with EBADF and does not use the number again, which the next open
+ * may give to another file) and forgetting what the poller knew of it.
+ * Returns what close(2) returns. Usable outside tasks. */
 WEFT_API int weft_close(int fd);
 
 /* ---- socket helpers ---- */

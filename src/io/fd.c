@@ -130,10 +130,17 @@ int weft__io_wait(weft__task *t, int fd, weft__pfd *r, int dir, int64_t deadline
     if (weft__poll_arm(p, fd, r, dir) != 0)
         return -1;
     r->w[dir] = t;
+    uint32_t life = r->life;
     s->external++;
     t->nwaiters = 0;
     int why = weft__park(t, deadline, dir == WEFT__RD ? "fd read" : "fd write", NULL);
     s->external--;
+    if (unlikely(r->life != life)) {
+        /* weft_close handed us back: the number may be another file's
+         * now, and its record another waiter's. */
+        errno = why ? why : EBADF;
+        return -1;
+    }
     if (r->w[dir] == t) {
         /* Left before the fd was ready (deadline, cancellation). */
         r->w[dir] = NULL;
@@ -271,10 +278,15 @@ int weft_wait_fd(int fd, int events, int64_t deadline)
     }
     for (int i = 0; i < nd; i++)
         r->w[dirs[i]] = t;
+    uint32_t life = r->life;
     s->external++;
     t->nwaiters = 0;
     int why = weft__park(t, deadline, "fd", NULL);
     s->external--;
+    if (unlikely(r->life != life)) {
+        errno = why ? why : EBADF; /* closed: as in weft__io_wait */
+        return -1;
+    }
     int got = 0;
     for (int i = 0; i < nd; i++) {
         int d = dirs[i];
