@@ -494,7 +494,8 @@ WEFT_API int weft_group_close(weft_group *g);
  * WEFT_BACKEND=io_uring in the environment forces one; io_uring falls back
  * to epoll silently when it cannot start.
  *
- * fds: any pollable fd works (sockets, pipes, FIFOs, eventfds, ttys). The
+ * fds: any pollable fd works (sockets of every type, pipes, FIFOs, ttys
+ * and ptys, eventfds, timerfds, signalfds). The
  * first weft call on an fd sets O_NONBLOCK on it (and the fd stays so;
  * other processes that share the open file see it too), and weft
  * remembers per thread what the fd is. Close such fds with weft_close, so

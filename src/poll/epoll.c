@@ -1,8 +1,8 @@
 /* The epoll backend. Each fd is added once, edge-triggered, for reading,
- * writing and the peer's half-close, the first time a task waits on it, and
- * stays in the set until it is closed (the kernel drops a closed fd from
- * the set by itself, so closing costs no epoll_ctl). An edge marks the fd
- * ready and hands its waiters back. */
+ * writing, the peer's half-close and urgent data, the first time a task
+ * waits on it, and stays in the set until it is closed (the kernel drops a
+ * closed fd from the set by itself, so closing costs no epoll_ctl). An
+ * edge marks the fd ready and hands its waiters back. */
 #include "poll/poll.h"
 
 #include <errno.h>
@@ -56,7 +56,7 @@ static int ep_arm(weft__poller *p, int fd, weft__pfd *r, int dir)
     (void)dir;
     if (r->reg)
         return 0;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET,
                              .data.u64 = (uint64_t)(uint32_t)fd};
     if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno != EEXIST)
         return -1;
@@ -121,6 +121,8 @@ static int ep_wait(weft__poller *p, int64_t deadline)
         uint32_t e = evs[i].events;
         if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             r->hup = 1;
+        if (e & EPOLLPRI)
+            r->pri = 1;
         if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             woken += weft__poll_ready(p, r, WEFT__RD);
         if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))

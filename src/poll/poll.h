@@ -3,7 +3,8 @@
  * two backends behind it (as Redis's ae.c over ae_epoll.c):
  *
  *   epoll.c  each fd registered once, edge-triggered, for
- *            EPOLLIN|EPOLLOUT|EPOLLRDHUP, and kept until it is forgotten;
+ *            EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLPRI, and kept until it is
+ *            forgotten;
  *   uring.c  io_uring through liburing: one multishot IORING_OP_POLL_ADD
  *            per fd, armed on the first wait and kept (one-shot polls per
  *            wait on kernels without multishot), submitted by the same
@@ -37,6 +38,8 @@ typedef struct weft__pfd {
     uint8_t rdready;  /* an edge said readable and no read said empty */
     uint8_t hup;      /* an edge said hang-up, half-close or error: sticky,
                          since no edge follows it (reads must keep trying) */
+    uint8_t pri;      /* an edge said urgent data (POLLPRI): sticky, since
+                         a read stops at the urgent mark */
     uint8_t kind;     /* the io layer's: 0 unknown, else its own kinds */
     uint8_t nonblock; /* the io layer set O_NONBLOCK (or found it) */
 } weft__pfd;

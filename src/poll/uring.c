@@ -1,6 +1,6 @@
 /* The io_uring backend, through liburing. The first wait on an fd adds
- * one multishot IORING_OP_POLL_ADD for POLLIN|POLLOUT|POLLRDHUP, which
- * stays armed, like epoll's registration, and posts a completion per
+ * one multishot IORING_OP_POLL_ADD for POLLIN|POLLOUT|POLLRDHUP|POLLPRI,
+ * which stays armed, like epoll's registration, and posts a completion per
  * wake-up of the fd: the same edges as epoll, with no system call of its
  * own (it goes to the kernel with the next io_uring_enter, the one that
  * sleeps). A poll in flight holds a reference to the file, so weft_close
@@ -124,11 +124,11 @@ static int ur_arm(weft__poller *p, int fd, weft__pfd *r, int dir)
         return -1;
     r->gen[slot]++;
     if (multi) {
-        io_uring_prep_poll_multishot(sqe, fd, POLLIN | POLLOUT | POLLRDHUP);
+        io_uring_prep_poll_multishot(sqe, fd, POLLIN | POLLOUT | POLLRDHUP | POLLPRI);
         io_uring_sqe_set_data64(sqe, ud_of(fd, r, MULTI));
         r->reg = 1;
     } else {
-        io_uring_prep_poll_add(sqe, fd, dir == WEFT__RD ? POLLIN | POLLRDHUP : POLLOUT);
+        io_uring_prep_poll_add(sqe, fd, dir == WEFT__RD ? POLLIN | POLLRDHUP | POLLPRI : POLLOUT);
         io_uring_sqe_set_data64(sqe, ud_of(fd, r, dir));
     }
     r->armed[slot] = 1;
@@ -192,6 +192,8 @@ static int handle(weft__poller *p, uring_state *u, struct io_uring_cqe *cqe)
         r->armed[slot] = 0;
         if (cqe->res < 0 || (cqe->res & (POLLRDHUP | POLLHUP | POLLERR)))
             r->hup = 1;
+        if (cqe->res > 0 && (cqe->res & POLLPRI))
+            r->pri = 1;
         return weft__poll_ready(p, r, kind);
     }
     if (!(cqe->flags & IORING_CQE_F_MORE)) {
@@ -206,6 +208,8 @@ static int handle(weft__poller *p, uring_state *u, struct io_uring_cqe *cqe)
     int ev = cqe->res < 0 ? POLLERR : cqe->res;
     if (ev & (POLLRDHUP | POLLHUP | POLLERR))
         r->hup = 1;
+    if (ev & POLLPRI)
+        r->pri = 1;
     int n = 0;
     if (ev & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))
         n += weft__poll_ready(p, r, WEFT__RD);
