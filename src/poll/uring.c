@@ -79,9 +79,15 @@ static int ur_init(weft__poller *p)
         IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
         0,
     };
+    /* For tests of a full completion ring: WEFT_URING_ENTRIES=n makes a
+     * smaller ring. */
+    unsigned entries = ENTRIES;
+    const char *en = getenv("WEFT_URING_ENTRIES");
+    if (en && atoi(en) >= 2 && atoi(en) <= ENTRIES)
+        entries = (unsigned)atoi(en);
     int rc = -EINVAL;
     for (size_t i = 0; i < sizeof flags / sizeof flags[0] && rc == -EINVAL; i++)
-        rc = io_uring_queue_init(ENTRIES, &u->ring, flags[i]);
+        rc = io_uring_queue_init(entries, &u->ring, flags[i]);
     if (rc < 0) {
         free(u);
         errno = -rc;
@@ -196,9 +202,12 @@ static int handle(weft__poller *p, uring_state *u, struct io_uring_cqe *cqe)
             r->pri = 1;
         return weft__poll_ready(p, r, kind);
     }
-    if (!(cqe->flags & IORING_CQE_F_MORE)) {
-        /* The multishot poll ended (error, or no multishot here): the
-         * next wait arms again. */
+    int ended = !(cqe->flags & IORING_CQE_F_MORE);
+    if (ended) {
+        /* The multishot poll ended: an error, no multishot here, or a full
+         * completion ring (the kernel then ends multishot requests). The
+         * next wait arms again, and a waiter these events do not hand
+         * back is armed for below. */
         r->armed[0] = 0;
         r->reg = 0;
         r->gen[0]++;
@@ -215,6 +224,13 @@ static int handle(weft__poller *p, uring_state *u, struct io_uring_cqe *cqe)
         n += weft__poll_ready(p, r, WEFT__RD);
     if (ev & (POLLOUT | POLLHUP | POLLERR))
         n += weft__poll_ready(p, r, WEFT__WR);
+    for (int dir = 0; ended && dir < 2; dir++) {
+        /* A new poll looks at the fd's state when it starts, so nothing
+         * that happened since the old one ended is missed. If none can be
+         * armed, the waiter goes back to try (and to fail) itself. */
+        if (r->w[dir] && ur_arm(p, fd, r, dir) != 0)
+            n += weft__poll_ready(p, r, dir);
+    }
     return n;
 }
 
