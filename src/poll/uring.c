@@ -24,8 +24,17 @@
 #include <time.h>
 
 #define ENTRIES 1024
-#define EVFD_TAG UINT64_MAX
-#define REMOVE_TAG (UINT64_MAX - 1)
+/* Completions of no fd's poll end in kind 3, which ud_of never makes:
+ * the eventfd's poll, cancellations, and liburing's own timeouts
+ * (LIBURING_UDATA_TIMEOUT: kernels before 5.11 have no timeout argument
+ * to io_uring_enter, and liburing queues a timeout request), which are
+ * ignored. */
+#define TAG_KIND 3
+#define EVFD_TAG ((uint64_t)0 << 2 | TAG_KIND)
+#define REMOVE_TAG ((uint64_t)1 << 2 | TAG_KIND)
+_Static_assert((LIBURING_UDATA_TIMEOUT & 3) == TAG_KIND && LIBURING_UDATA_TIMEOUT != EVFD_TAG &&
+                   LIBURING_UDATA_TIMEOUT != REMOVE_TAG,
+               "liburing's timeout tag is none of ours");
 
 typedef struct uring_state {
     struct io_uring ring;
@@ -180,9 +189,9 @@ static void ur_forget(weft__poller *p, int fd, weft__pfd *r)
 static int handle(weft__poller *p, uring_state *u, struct io_uring_cqe *cqe)
 {
     uint64_t d = io_uring_cqe_get_data64(cqe);
-    if (d == REMOVE_TAG)
-        return 0;
-    if (d == EVFD_TAG) {
+    if ((d & 3) == TAG_KIND) {
+        if (d != EVFD_TAG)
+            return 0; /* a cancellation or liburing's timeout */
         u->evfd_armed = 0;
         int n = weft__poll_drain(p);
         arm_evfd(p, u);
