@@ -2,10 +2,40 @@
  * waiting at once, all made readable together, then all writable. With
  * io_uring the completion ring is made small (WEFT_URING_ENTRIES), so that
  * it overflows and the kernel ends multishot polls: every waiter must
- * still wake, the writer of a poll that ended for its reader too. */
+ * still wake, the writer of a poll that ended for its reader too.
+ *
+ * Then far deadlines, in epoll's millisecond fallback (this program's
+ * epoll_pwait2 says ENOSYS, as kernels before 5.11 do): a sleep until
+ * INT64_MAX or some 50 days away, which a wake from another thread ends,
+ * must sleep in the kernel, not poll with a timeout that overflowed to
+ * zero or a few milliseconds. */
 #include "io_util.h"
 
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+
+static atomic_int recording, short_waits;
+
+int epoll_pwait2(int epfd, struct epoll_event *evs, int max, const struct timespec *ts,
+                 const sigset_t *mask)
+{
+    (void)epfd, (void)evs, (void)max, (void)ts, (void)mask;
+    errno = ENOSYS;
+    return -1;
+}
+
+int epoll_wait(int epfd, struct epoll_event *evs, int max, int ms)
+{
+    /* Only far deadlines are waited for while recording: any timeout
+     * under a day is one that overflowed. */
+    if (atomic_load(&recording) && ms >= 0 && ms < 86400000)
+        atomic_fetch_add(&short_waits, 1);
+    return (int)syscall(SYS_epoll_pwait, epfd, evs, max, ms, NULL, (size_t)8);
+}
 
 #define NPAIRS 2100
 
@@ -71,6 +101,48 @@ static void *main_task(void *arg)
     return NULL;
 }
 
+static void *sleeper(void *arg)
+{
+    CHECK_ERR(weft_sleep(*(int64_t *)arg), -1, ECANCELED);
+    return NULL;
+}
+
+static void *complete_later(void *arg)
+{
+    usleep(20000);
+    CHECK_INT(weft_future_complete(arg, NULL), 0);
+    return NULL;
+}
+
+static void *far_task(void *arg)
+{
+    (void)arg;
+    /* 2^32 ms (some 50 days) and a little: what a 32-bit truncation of
+     * the milliseconds would turn into a short timeout. */
+    int64_t day50 = ((int64_t)1 << 32) * 1000000;
+    int64_t far[] = {INT64_MAX, INT64_MAX - 1, day50 + 100000000, day50 + 1000000000};
+    for (size_t i = 0; i < sizeof far / sizeof far[0]; i++) {
+        int64_t deadline = far[i] > day50 * 2 ? far[i] : weft_now() + far[i];
+        weft_co *s = weft_spawn(sleeper, &deadline, NULL);
+        CHECK(s);
+        CHECK_INT(weft_pause(), 0); /* it sleeps */
+        weft_future *f = weft_future_new();
+        CHECK(f);
+        pthread_t th;
+        atomic_store(&recording, 1);
+        CHECK_INT(pthread_create(&th, NULL, complete_later, f), 0);
+        CHECK_INT(weft_future_wait(f, NULL, -1), 0);
+        atomic_store(&recording, 0);
+        pthread_join(th, NULL);
+        weft_future_free(f);
+        CHECK_INT(weft_cancel(s), 0);
+        CHECK_INT(weft_join(s, NULL, -1), 0);
+        if (atomic_load(&short_waits))
+            FAIL("deadline %zu: %d waits with a short timeout", i, atomic_load(&short_waits));
+    }
+    return NULL;
+}
+
 int main(void)
 {
     setenv("WEFT_URING_ENTRIES", "16", 0);
@@ -78,6 +150,7 @@ int main(void)
     if (io_raise_nofile() < 2 * NPAIRS + 64)
         test_skip("RLIMIT_NOFILE cannot be raised enough");
     CHECK_INT(weft_run(main_task, NULL, NULL), 0);
+    CHECK_INT(weft_run(far_task, NULL, NULL), 0);
     puts("ok");
     return 0;
 }

@@ -6,6 +6,7 @@
 #include "poll/poll.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -75,7 +76,15 @@ static void ep_forget(weft__poller *p, int fd, weft__pfd *r)
 }
 
 /* epoll_pwait2 (have_pwait2) takes nanoseconds; kernels before 5.11 (and
- * some tools) lack it, and then milliseconds rounded up serve. */
+ * some tools) lack it, and then milliseconds rounded up serve, at most
+ * INT_MAX of them (some 24 days; the loop then sleeps again): a far
+ * deadline must not wrap to a short or no timeout. */
+static int ms_of(int64_t rel)
+{
+    if (rel > (int64_t)INT_MAX * 1000000)
+        return INT_MAX;
+    return (int)((rel + 999999) / 1000000);
+}
 
 static int ep_wait(weft__poller *p, int64_t deadline)
 {
@@ -98,7 +107,7 @@ static int ep_wait(weft__poller *p, int64_t deadline)
                 continue;
             }
         } else {
-            int ms = deadline < 0 ? -1 : (int)((rel + 999999) / 1000000);
+            int ms = deadline < 0 ? -1 : ms_of(rel);
             n = epoll_wait(p->epfd, evs, MAX_EVENTS, ms);
         }
         if (n >= 0)
