@@ -541,7 +541,8 @@ WEFT_API int weft_group_close(weft_group *g);
  * WEFT_BACKEND=io_uring in the environment forces one; io_uring falls back
  * to epoll silently when it cannot start.
  *
- * fds: any pollable fd works (sockets, pipes, FIFOs, eventfds, ttys). The
+ * fds: any pollable fd works (sockets of every type, pipes, FIFOs, ttys
+ * and ptys, eventfds, timerfds, signalfds). The
  * first weft call on an fd sets O_NONBLOCK on it (and the fd stays so;
  * other processes that share the open file see it too), and weft
  * remembers per thread what the fd is. Close such fds with weft_close, so
@@ -570,7 +571,7 @@ WEFT_API const char *weft_backend(void);
  * the events that are ready (an error or hang-up on the fd counts as
  * ready for all), or -1 with errno (and the common errors):
  *   EINVAL  events is 0 or has other bits;
- *   EBADF   fd is not open;
+ *   EBADF   fd is not open, or weft_close closed it during the wait;
  *   EBUSY   another task already waits on fd for one of the events. */
 WEFT_API int weft_wait_fd(int fd, int events, int64_t deadline);
 
@@ -619,8 +620,9 @@ WEFT_API int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int6
 WEFT_API int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, int64_t deadline);
 
 /* Closes fd after handing back any task that waits on it (its call then
- * fails with EBADF) and forgetting what the poller knew of it. Returns what
- * close(2) returns. Usable outside tasks. */
+ * fails with EBADF and does not use the number again, which the next open
+ * may give to another file) and forgetting what the poller knew of it.
+ * Returns what close(2) returns. Usable outside tasks. */
 WEFT_API int weft_close(int fd);
 
 /* ---- socket helpers ---- */

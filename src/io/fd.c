@@ -2,10 +2,11 @@
  * non-blocking fd, and only when it would block parks the task in the
  * poller until the fd is ready, the deadline comes or the task is
  * cancelled. The poller remembers, per fd, whether the last edge said
- * "readable" and nothing read it empty since (rdready): a stream that a
- * read left empty is not read again until the next edge, so a
- * request-response connection costs a read and a write per request, as a
- * hand-written epoll loop does, and no read that fails with EAGAIN. With
+ * "readable" and nothing read it empty since (rdready): a TCP socket that
+ * a read left short is not read again until the next edge, so a
+ * request-response connection costs a read and a write per request, and
+ * no read that fails with EAGAIN. Other fds are read until EAGAIN (see
+ * drained). With
  * io_uring no edge comes while no task waits, so a call that must not
  * block (deadline passed) tries the system call whatever rdready says. */
 #include "io/io.h"
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -55,6 +57,22 @@ static void eat_sigpipe(void)
     errno = e;
 }
 
+static int sockopt(int fd, int name)
+{
+    int v = -1;
+    socklen_t len = sizeof v;
+    return getsockopt(fd, SOL_SOCKET, name, &v, &len) == 0 ? v : -1;
+}
+
+/* TCP proper: not SCTP or MPTCP, which are SOCK_STREAM too but read
+ * otherwise. */
+static int is_tcp(int fd)
+{
+    int dom = sockopt(fd, SO_DOMAIN);
+    return (dom == AF_INET || dom == AF_INET6) && sockopt(fd, SO_TYPE) == SOCK_STREAM &&
+           sockopt(fd, SO_PROTOCOL) == IPPROTO_TCP;
+}
+
 static int classify(int fd, weft__pfd *r)
 {
     struct stat st;
@@ -66,14 +84,12 @@ static int classify(int fd, weft__pfd *r)
         return 0;
     }
     if (S_ISSOCK(st.st_mode)) {
-        int type = 0;
-        socklen_t len = sizeof type;
         kind |= K_SOCK;
-        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM)
-            kind |= K_STREAM;
+        if (is_tcp(fd))
+            kind |= K_TCP;
     } else {
         if (S_ISFIFO(st.st_mode))
-            kind |= K_PIPE | K_STREAM;
+            kind |= K_PIPE;
         block_sigpipe();
     }
     int fl = fcntl(fd, F_GETFL);
@@ -130,8 +146,15 @@ int weft__io_wait(weft__task *t, int fd, weft__pfd *r, int dir, int64_t deadline
     if (weft__poll_arm(p, fd, r, dir) != 0)
         return -1;
     r->w[dir] = t;
+    uint32_t life = r->life;
     int why = weft__park(t, dir == WEFT__RD ? WR_FD_READ : WR_FD_WRITE, (void *)(intptr_t)fd,
                          deadline, PARK_EXTERNAL);
+    if (unlikely(r->life != life)) {
+        /* weft_close handed us back: the number may be another file's
+         * now, and its record another waiter's. */
+        errno = why ? why : EBADF;
+        return -1;
+    }
     if (r->w[dir] == t) {
         /* Left before the fd was ready (deadline, cancellation). */
         r->w[dir] = NULL;
@@ -145,11 +168,20 @@ int weft__io_wait(weft__task *t, int fd, weft__pfd *r, int dir, int64_t deadline
 }
 
 /* Does a short read of this fd mean it is empty until the next edge? For
- * a stream, yes, unless the peer has half-closed or an error came: no edge
- * follows those, and end of file must be read again and again. */
+ * TCP, yes: tcp_recvmsg copies all that is queued, and what arrives later
+ * makes an edge; but not after a half-close or an error (no edge follows
+ * them, and end of file must be read again and again), nor once urgent
+ * data came (a read stops at its mark). Not for anything else: a pipe's
+ * writer may turn on packets (O_DIRECT) at any time, which the read end
+ * cannot see; a Unix stream read stops where data carried fds, or came
+ * from another writer under SO_PASSCRED, or at MSG_OOB; datagrams,
+ * SEQPACKET, ttys (a line per read), eventfd, timerfd and signalfd return
+ * one unit per read. Those are read until EAGAIN. (TCP with a ULP such as
+ * kernel TLS, set up after weft first saw the socket, reads records and
+ * is not recognised.) */
 static inline int drained(const weft__pfd *r)
 {
-    return (r->kind & K_STREAM) && !r->hup;
+    return (r->kind & K_TCP) && !r->hup && !r->pri;
 }
 
 /* ---- regular files: the worker pool ------------------------------------- */
@@ -269,7 +301,12 @@ int weft_wait_fd(int fd, int events, int64_t deadline)
     }
     for (int i = 0; i < nd; i++)
         r->w[dirs[i]] = t;
+    uint32_t life = r->life;
     int why = weft__park(t, WR_FD, (void *)(intptr_t)fd, deadline, PARK_EXTERNAL);
+    if (unlikely(r->life != life)) {
+        errno = why ? why : EBADF; /* closed: as in weft__io_wait */
+        return -1;
+    }
     int got = 0;
     for (int i = 0; i < nd; i++) {
         int d = dirs[i];
@@ -519,7 +556,7 @@ int weft_accept(int fd, struct sockaddr *addr, socklen_t *alen, int64_t deadline
         if (r->rdready || weft__expired(deadline)) {
             int c = accept4(fd, addr, alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (c >= 0) {
-                weft__io_fresh(weft__sched_cur, c, r->kind & (K_SOCK | K_STREAM));
+                weft__io_fresh(weft__sched_cur, c, r->kind & (K_SOCK | K_TCP));
                 return c;
             }
             if (errno == EINTR || errno == ECONNABORTED)

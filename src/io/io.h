@@ -10,9 +10,9 @@
  * call that made the fd. */
 enum {
     K_KNOWN = 1,
-    K_STREAM = 2, /* a short read means the fd was drained */
-    K_SOCK = 4,   /* send with MSG_NOSIGNAL */
-    K_FILE = 8,   /* never "not ready": goes to the worker pool */
+    K_TCP = 2,  /* TCP over IPv4/IPv6: a short read means the fd was drained */
+    K_SOCK = 4, /* send with MSG_NOSIGNAL */
+    K_FILE = 8, /* never "not ready": goes to the worker pool */
     K_PIPE = 16,
 };
 

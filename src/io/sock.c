@@ -71,7 +71,8 @@ static int new_socket(int family, int type)
 {
     int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd >= 0)
-        weft__io_fresh(weft__sched_cur, fd, K_SOCK | (type == SOCK_STREAM ? K_STREAM : 0));
+        weft__io_fresh(weft__sched_cur, fd,
+                       K_SOCK | (type == SOCK_STREAM && family != AF_UNIX ? K_TCP : 0));
     return fd;
 }
 

@@ -1,11 +1,12 @@
 /* The epoll backend. Each fd is added once, edge-triggered, for reading,
- * writing and the peer's half-close, the first time a task waits on it, and
- * stays in the set until it is closed (the kernel drops a closed fd from
- * the set by itself, so closing costs no epoll_ctl). An edge marks the fd
- * ready and hands its waiters back. */
+ * writing, the peer's half-close and urgent data, the first time a task
+ * waits on it, and stays in the set until it is closed (the kernel drops a
+ * closed fd from the set by itself, so closing costs no epoll_ctl). An
+ * edge marks the fd ready and hands its waiters back. */
 #include "poll/poll.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -56,7 +57,7 @@ static int ep_arm(weft__poller *p, int fd, weft__pfd *r, int dir)
     (void)dir;
     if (r->reg)
         return 0;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET,
                              .data.u64 = (uint64_t)(uint32_t)fd};
     if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno != EEXIST)
         return -1;
@@ -75,7 +76,15 @@ static void ep_forget(weft__poller *p, int fd, weft__pfd *r)
 }
 
 /* epoll_pwait2 (have_pwait2) takes nanoseconds; kernels before 5.11 (and
- * some tools) lack it, and then milliseconds rounded up serve. */
+ * some tools) lack it, and then milliseconds rounded up serve, at most
+ * INT_MAX of them (some 24 days; the loop then sleeps again): a far
+ * deadline must not wrap to a short or no timeout. */
+static int ms_of(int64_t rel)
+{
+    if (rel > (int64_t)INT_MAX * 1000000)
+        return INT_MAX;
+    return (int)((rel + 999999) / 1000000);
+}
 
 static int ep_wait(weft__poller *p, int64_t deadline)
 {
@@ -98,7 +107,7 @@ static int ep_wait(weft__poller *p, int64_t deadline)
                 continue;
             }
         } else {
-            int ms = deadline < 0 ? -1 : (int)((rel + 999999) / 1000000);
+            int ms = deadline < 0 ? -1 : ms_of(rel);
             n = epoll_wait(p->epfd, evs, MAX_EVENTS, ms);
         }
         if (n >= 0)
@@ -121,6 +130,8 @@ static int ep_wait(weft__poller *p, int64_t deadline)
         uint32_t e = evs[i].events;
         if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             r->hup = 1;
+        if (e & EPOLLPRI)
+            r->pri = 1;
         if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             woken += weft__poll_ready(p, r, WEFT__RD);
         if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))

@@ -110,12 +110,13 @@ void weft__poll_forget(weft__poller *p, int fd)
     p->ops->forget(p, fd, r);
     weft__poll_ready(p, r, WEFT__RD);
     weft__poll_ready(p, r, WEFT__WR);
-    uint32_t g0 = r->gen[0], g1 = r->gen[1];
+    uint32_t g0 = r->gen[0], g1 = r->gen[1], life = r->life;
     memset(r, 0, sizeof *r);
     /* Generations only grow, so that late io_uring completions for the old
-     * fd are recognised as stale. */
+     * fd are recognised as stale, and so does life, for its waiters. */
     r->gen[0] = g0;
     r->gen[1] = g1;
+    r->life = life + 1;
 }
 
 int weft__poll_wait(weft__poller *p, int64_t deadline)

@@ -3,7 +3,8 @@
  * two backends behind it (as Redis's ae.c over ae_epoll.c):
  *
  *   epoll.c  each fd registered once, edge-triggered, for
- *            EPOLLIN|EPOLLOUT|EPOLLRDHUP, and kept until it is forgotten;
+ *            EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLPRI, and kept until it is
+ *            forgotten;
  *   uring.c  io_uring through liburing: one multishot IORING_OP_POLL_ADD
  *            per fd, armed on the first wait and kept (one-shot polls per
  *            wait on kernels without multishot), submitted by the same
@@ -29,11 +30,16 @@ enum { WEFT__RD = 0, WEFT__WR = 1 };
 typedef struct weft__pfd {
     void *w[2];       /* the reader and writer waiting, or NULL */
     uint32_t gen[2];  /* io_uring: generation of the poll in flight */
+    uint32_t life;    /* bumped when the fd is forgotten (closed): a waiter
+                         that finds it changed knows its fd is gone, and
+                         that the number may already be another file's */
     uint8_t reg;      /* epoll: added to the set; io_uring: multishot armed */
     uint8_t armed[2]; /* io_uring: a poll is in flight ([0]: the multishot) */
     uint8_t rdready;  /* an edge said readable and no read said empty */
     uint8_t hup;      /* an edge said hang-up, half-close or error: sticky,
                          since no edge follows it (reads must keep trying) */
+    uint8_t pri;      /* an edge said urgent data (POLLPRI): sticky, since
+                         a read stops at the urgent mark */
     uint8_t kind;     /* the io layer's: 0 unknown, else its own kinds */
     uint8_t nonblock; /* the io layer set O_NONBLOCK (or found it) */
 } weft__pfd;
@@ -120,8 +126,8 @@ static inline void weft__poll_disarm(weft__poller *p, int fd, weft__pfd *r, int 
 }
 
 /* Drops what the poller knows of fd (before it is closed, or when it is
- * a new fd that reuses the number); waiters still in its slots are handed
- * back through the callback first. */
+ * a new fd that reuses the number) and bumps its life; waiters still in
+ * its slots are handed back through the callback first. */
 void weft__poll_forget(weft__poller *p, int fd);
 
 /* Sleeps until an fd is ready, a post arrives or the deadline (-1: no

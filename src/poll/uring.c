@@ -1,6 +1,6 @@
 /* The io_uring backend, through liburing. The first wait on an fd adds
- * one multishot IORING_OP_POLL_ADD for POLLIN|POLLOUT|POLLRDHUP, which
- * stays armed, like epoll's registration, and posts a completion per
+ * one multishot IORING_OP_POLL_ADD for POLLIN|POLLOUT|POLLRDHUP|POLLPRI,
+ * which stays armed, like epoll's registration, and posts a completion per
  * wake-up of the fd: the same edges as epoll, with no system call of its
  * own (it goes to the kernel with the next io_uring_enter, the one that
  * sleeps). A poll in flight holds a reference to the file, so weft_close
@@ -24,8 +24,17 @@
 #include <time.h>
 
 #define ENTRIES 1024
-#define EVFD_TAG UINT64_MAX
-#define REMOVE_TAG (UINT64_MAX - 1)
+/* Completions of no fd's poll end in kind 3, which ud_of never makes:
+ * the eventfd's poll, cancellations, and liburing's own timeouts
+ * (LIBURING_UDATA_TIMEOUT: kernels before 5.11 have no timeout argument
+ * to io_uring_enter, and liburing queues a timeout request), which are
+ * ignored. */
+#define TAG_KIND 3
+#define EVFD_TAG ((uint64_t)0 << 2 | TAG_KIND)
+#define REMOVE_TAG ((uint64_t)1 << 2 | TAG_KIND)
+_Static_assert((LIBURING_UDATA_TIMEOUT & 3) == TAG_KIND && LIBURING_UDATA_TIMEOUT != EVFD_TAG &&
+                   LIBURING_UDATA_TIMEOUT != REMOVE_TAG,
+               "liburing's timeout tag is none of ours");
 
 typedef struct uring_state {
     struct io_uring ring;
@@ -79,9 +88,15 @@ static int ur_init(weft__poller *p)
         IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
         0,
     };
+    /* For tests of a full completion ring: WEFT_URING_ENTRIES=n makes a
+     * smaller ring. */
+    unsigned entries = ENTRIES;
+    const char *en = getenv("WEFT_URING_ENTRIES");
+    if (en && atoi(en) >= 2 && atoi(en) <= ENTRIES)
+        entries = (unsigned)atoi(en);
     int rc = -EINVAL;
     for (size_t i = 0; i < sizeof flags / sizeof flags[0] && rc == -EINVAL; i++)
-        rc = io_uring_queue_init(ENTRIES, &u->ring, flags[i]);
+        rc = io_uring_queue_init(entries, &u->ring, flags[i]);
     if (rc < 0) {
         free(u);
         errno = -rc;
@@ -124,11 +139,11 @@ static int ur_arm(weft__poller *p, int fd, weft__pfd *r, int dir)
         return -1;
     r->gen[slot]++;
     if (multi) {
-        io_uring_prep_poll_multishot(sqe, fd, POLLIN | POLLOUT | POLLRDHUP);
+        io_uring_prep_poll_multishot(sqe, fd, POLLIN | POLLOUT | POLLRDHUP | POLLPRI);
         io_uring_sqe_set_data64(sqe, ud_of(fd, r, MULTI));
         r->reg = 1;
     } else {
-        io_uring_prep_poll_add(sqe, fd, dir == WEFT__RD ? POLLIN | POLLRDHUP : POLLOUT);
+        io_uring_prep_poll_add(sqe, fd, dir == WEFT__RD ? POLLIN | POLLRDHUP | POLLPRI : POLLOUT);
         io_uring_sqe_set_data64(sqe, ud_of(fd, r, dir));
     }
     r->armed[slot] = 1;
@@ -174,9 +189,9 @@ static void ur_forget(weft__poller *p, int fd, weft__pfd *r)
 static int handle(weft__poller *p, uring_state *u, struct io_uring_cqe *cqe)
 {
     uint64_t d = io_uring_cqe_get_data64(cqe);
-    if (d == REMOVE_TAG)
-        return 0;
-    if (d == EVFD_TAG) {
+    if ((d & 3) == TAG_KIND) {
+        if (d != EVFD_TAG)
+            return 0; /* a cancellation or liburing's timeout */
         u->evfd_armed = 0;
         int n = weft__poll_drain(p);
         arm_evfd(p, u);
@@ -192,11 +207,16 @@ static int handle(weft__poller *p, uring_state *u, struct io_uring_cqe *cqe)
         r->armed[slot] = 0;
         if (cqe->res < 0 || (cqe->res & (POLLRDHUP | POLLHUP | POLLERR)))
             r->hup = 1;
+        if (cqe->res > 0 && (cqe->res & POLLPRI))
+            r->pri = 1;
         return weft__poll_ready(p, r, kind);
     }
-    if (!(cqe->flags & IORING_CQE_F_MORE)) {
-        /* The multishot poll ended (error, or no multishot here): the
-         * next wait arms again. */
+    int ended = !(cqe->flags & IORING_CQE_F_MORE);
+    if (ended) {
+        /* The multishot poll ended: an error, no multishot here, or a full
+         * completion ring (the kernel then ends multishot requests). The
+         * next wait arms again, and a waiter these events do not hand
+         * back is armed for below. */
         r->armed[0] = 0;
         r->reg = 0;
         r->gen[0]++;
@@ -206,11 +226,20 @@ static int handle(weft__poller *p, uring_state *u, struct io_uring_cqe *cqe)
     int ev = cqe->res < 0 ? POLLERR : cqe->res;
     if (ev & (POLLRDHUP | POLLHUP | POLLERR))
         r->hup = 1;
+    if (ev & POLLPRI)
+        r->pri = 1;
     int n = 0;
     if (ev & (POLLIN | POLLRDHUP | POLLHUP | POLLERR))
         n += weft__poll_ready(p, r, WEFT__RD);
     if (ev & (POLLOUT | POLLHUP | POLLERR))
         n += weft__poll_ready(p, r, WEFT__WR);
+    for (int dir = 0; ended && dir < 2; dir++) {
+        /* A new poll looks at the fd's state when it starts, so nothing
+         * that happened since the old one ended is missed. If none can be
+         * armed, the waiter goes back to try (and to fail) itself. */
+        if (r->w[dir] && ur_arm(p, fd, r, dir) != 0)
+            n += weft__poll_ready(p, r, dir);
+    }
     return n;
 }
 
