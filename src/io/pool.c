@@ -25,6 +25,7 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static job *qhead, *qtail;
 static pthread_t threads[64];
 static int nthreads, nidle, stopping, registered, maxw;
+static int nqueued; /* jobs submitted and not yet taken */
 
 static void *worker(void *arg)
 {
@@ -40,6 +41,7 @@ static void *worker(void *arg)
             break;
         job *j = qhead;
         qhead = j->next;
+        nqueued--;
         if (!qhead)
             qtail = NULL;
         pthread_mutex_unlock(&mu);
@@ -74,7 +76,7 @@ static void after_fork_child(void)
     pthread_mutex_init(&mu, NULL);
     pthread_cond_init(&cv, NULL);
     qhead = qtail = NULL;
-    nthreads = nidle = stopping = 0;
+    nthreads = nidle = stopping = nqueued = 0;
 }
 
 static int max_workers(void)
@@ -87,8 +89,10 @@ static int max_workers(void)
     return maxw;
 }
 
-/* Queues j, starting a worker when none is idle. -1 with errno EAGAIN when
- * there is no worker and none can start. */
+/* Queues j, starting a worker when the queued jobs outnumber the idle
+ * workers: an idle worker that has been signalled but not yet woken takes
+ * one job, not the burst behind it. -1 with errno EAGAIN when there is no
+ * worker and none can start. */
 static int submit(job *j)
 {
     pthread_mutex_lock(&mu);
@@ -97,7 +101,7 @@ static int submit(job *j)
         pthread_atfork(NULL, NULL, after_fork_child);
         registered = 1;
     }
-    if (nidle == 0 && nthreads < max_workers()) {
+    if (nqueued + 1 > nidle && nthreads < max_workers()) {
         /* Workers block every signal: signals are the program's business. */
         sigset_t all, old;
         sigfillset(&all);
@@ -118,6 +122,7 @@ static int submit(job *j)
     else
         qhead = j;
     qtail = j;
+    nqueued++;
     pthread_cond_signal(&cv);
     pthread_mutex_unlock(&mu);
     return 0;
