@@ -616,8 +616,11 @@ WEFT_API int weft_local_port(int fd);
 /* Runs fn(arg) on a worker thread while the calling task waits and the
  * others run; stores its return value in *result (when result is not
  * NULL). The pool starts with the first call and has at most
- * WEFT_WORKERS threads (environment; default 4), which block every signal
- * and are joined at exit. Once fn has started the wait cannot be
+ * WEFT_WORKERS threads (environment; default 4), which block every signal;
+ * a worker starts whenever the calls waiting for one outnumber the idle
+ * workers, so up to WEFT_WORKERS calls run at once. At exit the idle
+ * workers are joined; exit() does not wait for a call still running (its
+ * worker ends with the process). Once fn has started the wait cannot be
  * cancelled or timed out: it lasts as long as fn. Outside a task, fn runs
  * on the calling thread. Returns 0, or -1 with errno:
  *   EINVAL     fn is NULL;

@@ -2,8 +2,8 @@
  * first weft_offload, at most WEFT_WORKERS (default 4) threads that take
  * jobs from one locked queue. A job lives on the stack of the task that
  * waits for it; the worker runs it and posts the task's wake-up to that
- * task's poller. The workers are told to stop and are joined at exit, so
- * that leak checkers see no thread left behind. */
+ * task's poller. At exit the idle workers are joined and the busy ones
+ * left to end with the process (stop_pool). */
 #include "io/io.h"
 
 #include <errno.h>
@@ -23,51 +23,70 @@ typedef struct job {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static job *qhead, *qtail;
-static pthread_t threads[64];
-static int nthreads, nidle, stopping, registered, maxw;
+static struct {
+    pthread_t id;
+    int busy; /* in a call */
+} workers[64];
+static int nthreads, nidle, registered, maxw;
 static int nqueued; /* jobs submitted and not yet taken */
+/* Bumped at exit: the workers of an older epoch leave when they next look
+ * (their slots may be reused by a later start). */
+static unsigned epoch;
 
 static void *worker(void *arg)
 {
-    (void)arg;
+    int me = (int)((uintptr_t)arg & 63);
+    unsigned ep = (unsigned)((uintptr_t)arg >> 6);
     pthread_mutex_lock(&mu);
     for (;;) {
-        while (!qhead && !stopping) {
+        while (!qhead && ep == epoch) {
             nidle++;
             pthread_cond_wait(&cv, &mu);
             nidle--;
         }
-        if (!qhead)
+        if (ep != epoch)
             break;
         job *j = qhead;
         qhead = j->next;
         nqueued--;
         if (!qhead)
             qtail = NULL;
+        workers[me].busy = 1;
         pthread_mutex_unlock(&mu);
         j->result = j->fn(j->arg);
         /* The job may be gone once the poller's lock is released in here
          * (its task saw the post delivered and returned). */
         weft__poll_post(j->p, &j->post);
         pthread_mutex_lock(&mu);
+        if (ep == epoch)
+            workers[me].busy = 0;
     }
     pthread_mutex_unlock(&mu);
     return NULL;
 }
 
+/* At exit: joins the idle workers, so that leak checkers see no thread
+ * left behind, and detaches those still in a call, which may block for
+ * ever (a read nobody answers): exit() must not wait for them, and they
+ * end with the process. */
 static void stop_pool(void)
 {
+    pthread_t idle[64];
+    int n = 0;
     pthread_mutex_lock(&mu);
-    stopping = 1;
+    epoch++;
     pthread_cond_broadcast(&cv);
-    int n = nthreads;
-    pthread_mutex_unlock(&mu);
-    for (int i = 0; i < n; i++)
-        pthread_join(threads[i], NULL);
-    pthread_mutex_lock(&mu);
+    for (int i = 0; i < nthreads; i++) {
+        if (workers[i].busy)
+            pthread_detach(workers[i].id);
+        else
+            idle[n++] = workers[i].id;
+    }
     nthreads = 0;
-    stopping = 0;
     pthread_mutex_unlock(&mu);
+    /* An idle worker of the old epoch takes no job: each leaves at once. */
+    for (int i = 0; i < n; i++)
+        pthread_join(idle[i], NULL);
 }
 
 /* A child of fork has none of the workers: it starts its own. */
@@ -76,7 +95,7 @@ static void after_fork_child(void)
     pthread_mutex_init(&mu, NULL);
     pthread_cond_init(&cv, NULL);
     qhead = qtail = NULL;
-    nthreads = nidle = stopping = nqueued = 0;
+    nthreads = nidle = nqueued = 0;
 }
 
 static int max_workers(void)
@@ -106,10 +125,11 @@ static int submit(job *j)
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
-        int rc = pthread_create(&threads[nthreads], NULL, worker, NULL);
+        void *arg = (void *)((uintptr_t)epoch << 6 | (uintptr_t)nthreads);
+        int rc = pthread_create(&workers[nthreads].id, NULL, worker, arg);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (rc == 0)
-            nthreads++;
+            workers[nthreads++].busy = 0;
         else if (nthreads == 0) {
             pthread_mutex_unlock(&mu);
             errno = EAGAIN;
