@@ -625,7 +625,8 @@ WEFT_API int weft_local_port(int fd);
  * on the calling thread. Returns 0, or -1 with errno:
  *   EINVAL     fn is NULL;
  *   ECANCELED  the task was cancelled before the call (fn did not run);
- *   EAGAIN     no worker thread could be started. */
+ *   EAGAIN     no worker thread could be started;
+ *   ENOMEM     no memory for the call's record. */
 WEFT_API int weft_offload(weft_fn fn, void *arg, void **result);
 
 /* getaddrinfo(3) on the worker pool. Returns its result; a weft error is

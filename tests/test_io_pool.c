@@ -2,7 +2,8 @@
  * as many workers as it needs (up to WEFT_WORKERS), even when an idle
  * worker is there to take the first of them. No time is asserted: the
  * calls meet at a rendezvous, and only a rendezvous that never completes
- * (a generous limit) fails. And exit() returns to the system while
+ * (a generous limit) fails. Jobs of tasks on shared stacks are not on
+ * those stacks. And exit() returns to the system while
  * offloaded calls still block. */
 #include "io_util.h"
 
@@ -68,6 +69,60 @@ static void *concurrency_task(void *arg)
     return NULL;
 }
 
+/* ---- shared stacks ---- */
+
+/* Tasks on one shared stack offload while others run on that stack: the
+ * job that the worker and the poller write must not be on it. */
+static void *slow_same(void *arg)
+{
+    usleep(2000);
+    return arg;
+}
+
+static void *shared_offloader(void *arg)
+{
+    for (int i = 0; i < 20; i++) {
+        void *r = NULL;
+        CHECK_INT(weft_offload(slow_same, arg, &r), 0);
+        CHECK_PTR(r, arg);
+    }
+    return NULL;
+}
+
+static atomic_int offloaders_left;
+
+/* Keeps the shared stack busy with frames of its own. */
+static void *scribbler(void *arg)
+{
+    (void)arg;
+    while (atomic_load(&offloaders_left) > 0) {
+        volatile char frame[2048];
+        memset((char *)frame, 0x5a, sizeof frame);
+        weft_pause();
+    }
+    return NULL;
+}
+
+static void *shared_task(void *arg)
+{
+    (void)arg;
+    weft_opts o = {.stack_kind = WEFT_STACK_SHARED};
+    enum { N = 6 };
+    weft_co *ts[N], *sc[2];
+    atomic_store(&offloaders_left, N);
+    for (int i = 0; i < 2; i++)
+        CHECK((sc[i] = weft_spawn(scribbler, NULL, &o)) != NULL);
+    for (int i = 0; i < N; i++)
+        CHECK((ts[i] = weft_spawn(shared_offloader, (void *)(intptr_t)(i + 1), &o)) != NULL);
+    for (int i = 0; i < N; i++) {
+        CHECK_INT(weft_join(ts[i], NULL, -1), 0);
+        atomic_fetch_sub(&offloaders_left, 1);
+    }
+    for (int i = 0; i < 2; i++)
+        CHECK_INT(weft_join(sc[i], NULL, -1), 0);
+    return NULL;
+}
+
 /* ---- exit() while an offloaded call blocks ---- */
 
 static int never[2] = {-1, -1};
@@ -114,6 +169,7 @@ int main(void)
     io_test_init();
     setenv("WEFT_WORKERS", "8", 1);
     CHECK_INT(weft_run(concurrency_task, NULL, NULL), 0);
+    CHECK_INT(weft_run(shared_task, NULL, NULL), 0);
     char out[4096];
     int status = test_fork(exit_while_blocked, NULL, out, sizeof out);
     /* Under valgrind the child is checked for leaks too, and the workers

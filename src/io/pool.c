@@ -1,9 +1,10 @@
 /* The worker pool, the only hidden threads of weft: started lazily by the
  * first weft_offload, at most WEFT_WORKERS (default 4) threads that take
- * jobs from one locked queue. A job lives on the stack of the task that
- * waits for it; the worker runs it and posts the task's wake-up to that
- * task's poller. At exit the idle workers are joined and the busy ones
- * left to end with the process (stop_pool). */
+ * jobs from one locked queue. A job is the pool's, never on the stack of
+ * the task that waits for it (a shared-stack task's frames move while it
+ * waits, and the worker and the poller write into the job); the worker
+ * runs it and posts the task's wake-up to that task's poller. At exit the idle workers are joined
+ * and the busy ones left to end with the process (stop_pool). */
 #include "io/io.h"
 
 #include <errno.h>
@@ -23,6 +24,11 @@ typedef struct job {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static job *qhead, *qtail;
+/* Records of finished jobs, for the next ones: an offload allocates only
+ * when more calls are in flight than ever before (up to FREE_MAX kept). */
+static job *freelist;
+static int nfree;
+#define FREE_MAX 256
 static struct {
     pthread_t id;
     int busy; /* in a call */
@@ -83,7 +89,15 @@ static void stop_pool(void)
             idle[n++] = workers[i].id;
     }
     nthreads = 0;
+    job *f = freelist;
+    freelist = NULL;
+    nfree = 0;
     pthread_mutex_unlock(&mu);
+    while (f) {
+        job *n = f->next;
+        free(f);
+        f = n;
+    }
     /* An idle worker of the old epoch takes no job: each leaves at once. */
     for (int i = 0; i < n; i++)
         pthread_join(idle[i], NULL);
@@ -108,11 +122,12 @@ static int max_workers(void)
     return maxw;
 }
 
-/* Queues j, starting a worker when the queued jobs outnumber the idle
- * workers: an idle worker that has been signalled but not yet woken takes
- * one job, not the burst behind it. -1 with errno EAGAIN when there is no
- * worker and none can start. */
-static int submit(job *j)
+/* Queues a job for fn(arg) that posts t's wake-up to p, starting a worker
+ * when the queued jobs outnumber the idle workers: an idle worker that has
+ * been signalled but not yet woken takes one job, not the burst behind
+ * it. NULL with errno EAGAIN when there is no worker and none can start,
+ * ENOMEM when there is no memory for the job. */
+static job *submit(weft_fn fn, void *arg, weft__poller *p, weft__task *t)
 {
     pthread_mutex_lock(&mu);
     if (!registered) {
@@ -120,23 +135,39 @@ static int submit(job *j)
         pthread_atfork(NULL, NULL, after_fork_child);
         registered = 1;
     }
+    job *j = freelist;
+    if (j) {
+        freelist = j->next;
+        nfree--;
+    } else if (!(j = malloc(sizeof *j))) {
+        pthread_mutex_unlock(&mu);
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(j, 0, sizeof *j);
+    j->fn = fn;
+    j->arg = arg;
+    j->p = p;
+    j->post.waiter = t;
     if (nqueued + 1 > nidle && nthreads < max_workers()) {
         /* Workers block every signal: signals are the program's business. */
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
-        void *arg = (void *)((uintptr_t)epoch << 6 | (uintptr_t)nthreads);
-        int rc = pthread_create(&workers[nthreads].id, NULL, worker, arg);
+        void *warg = (void *)((uintptr_t)epoch << 6 | (uintptr_t)nthreads);
+        int rc = pthread_create(&workers[nthreads].id, NULL, worker, warg);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (rc == 0)
             workers[nthreads++].busy = 0;
         else if (nthreads == 0) {
+            j->next = freelist;
+            freelist = j;
+            nfree++;
             pthread_mutex_unlock(&mu);
             errno = EAGAIN;
-            return -1;
+            return NULL;
         }
     }
-    j->next = NULL;
     if (qtail)
         qtail->next = j;
     else
@@ -145,7 +176,21 @@ static int submit(job *j)
     nqueued++;
     pthread_cond_signal(&cv);
     pthread_mutex_unlock(&mu);
-    return 0;
+    return j;
+}
+
+/* The task is done with j. */
+static void release(job *j)
+{
+    pthread_mutex_lock(&mu);
+    if (nfree < FREE_MAX) {
+        j->next = freelist;
+        freelist = j;
+        nfree++;
+        j = NULL;
+    }
+    pthread_mutex_unlock(&mu);
+    free(j);
 }
 
 int weft__offload(weft__task *t, weft_fn fn, void *arg, void **result)
@@ -154,25 +199,20 @@ int weft__offload(weft__task *t, weft_fn fn, void *arg, void **result)
     weft__poller *p = s->poller ? s->poller : weft__idle_poller(s);
     if (!p)
         return -1;
-    job j;
-    memset(&j, 0, sizeof j);
-    j.fn = fn;
-    j.arg = arg;
-    j.p = p;
-    j.post.waiter = t;
-    if (submit(&j) != 0)
+    job *j = submit(fn, arg, p, t);
+    if (!j)
         return -1;
-    /* The job uses this stack: wait for it whatever happens. */
+    /* fn may use arg until it returns: wait for it whatever happens. */
     uint8_t nocancel = t->nocancel;
     t->nocancel = 1;
     s->external++;
     /* Done when the worker's post is in and delivered, both seen under the
      * poller's lock, the last the worker takes holding the job: a flag set
-     * before the post would let this return while the worker still posts
-     * into this stack. */
+     * before the post would let this release the job while the worker
+     * still posts into it. */
     for (;;) {
         pthread_mutex_lock(&p->mu);
-        int done = j.post.posted && !j.post.queued;
+        int done = j->post.posted && !j->post.queued;
         pthread_mutex_unlock(&p->mu);
         if (done)
             break;
@@ -182,7 +222,8 @@ int weft__offload(weft__task *t, weft_fn fn, void *arg, void **result)
     s->external--;
     t->nocancel = nocancel;
     if (result)
-        *result = j.result;
+        *result = j->result;
+    release(j);
     return 0;
 }
 
