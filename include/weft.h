@@ -509,6 +509,15 @@ WEFT_API int weft_group_close(weft_group *g);
  * One task at a time may wait to read an fd, and one to write it; another
  * gets EBUSY.
  *
+ * fork(2), in a task or outside: the child gets a poller of its own (a new
+ * epoll set or io_uring ring and eventfd, where the fds that tasks wait on
+ * are armed again; the parent's are left as they are), so that each
+ * process gets only its own events and wake-ups. Only the forking thread
+ * exists in the child: its scheduler runs on there with all its tasks, as
+ * in the parent (a task that waited on an fd waits on), while the
+ * schedulers of other threads (weft_run_threads) do not. An fd open in
+ * both is one open file: its data goes to whichever process reads first.
+ *
  * SIGPIPE never kills: sockets are written with MSG_NOSIGNAL, and the
  * first weft call on a pipe or other non-socket fd blocks SIGPIPE in the
  * calling thread's signal mask (pthread_sigmask); a write whose reader is
