@@ -515,7 +515,9 @@ WEFT_API int weft_group_close(weft_group *g);
  * process gets only its own events and wake-ups. Only the forking thread
  * exists in the child: its scheduler runs on there with all its tasks, as
  * in the parent (a task that waited on an fd waits on), while the
- * schedulers of other threads (weft_run_threads) do not. An fd open in
+ * schedulers of other threads (weft_run_threads) do not. The child starts
+ * worker threads of its own (see weft_offload for a call in flight at
+ * fork). An fd open in
  * both is one open file: its data goes to whichever process reads first.
  *
  * SIGPIPE never kills: sockets are written with MSG_NOSIGNAL, and the
@@ -633,7 +635,11 @@ WEFT_API int weft_local_port(int fd);
  * cancelled or timed out: it lasts as long as fn. Outside a task, fn runs
  * on the calling thread. Returns 0, or -1 with errno:
  *   EINVAL     fn is NULL;
- *   ECANCELED  the task was cancelled before the call (fn did not run);
+ *   ECANCELED  the task was cancelled before the call (fn did not run), or,
+ *              in a child of fork, the call was in flight at fork (queued
+ *              or running): it is the parent's, whose worker runs it and
+ *              whose task gets its result, and fn does not run again in
+ *              the child;
  *   EAGAIN     no worker thread could be started;
  *   ENOMEM     no memory for the call's record. */
 WEFT_API int weft_offload(weft_fn fn, void *arg, void **result);
@@ -647,7 +653,8 @@ WEFT_API int weft_getaddrinfo(const char *node, const char *service, const struc
 /* A future: a one-shot event that carries one pointer, completed once by
  * anyone (a task, another thread, a callback of an event-driven library;
  * not a signal handler: completing takes a lock) and awaited by one task
- * of any thread. */
+ * of any thread. After fork(2), each process's copy of a future is
+ * completed only by that process's calls. */
 typedef struct weft_future weft_future;
 
 /* Returns a new, pending future, or NULL with errno ENOMEM. */

@@ -111,7 +111,14 @@ static void *fork_task(void *arg)
         CHECK_INT(weft_join(wa, &r, -1), 0);
         CHECK_INT((intptr_t)r, 'c');
         traffic(cpipe[0], cpipe[1], "child");
-        exit(0);
+        /* The calls in flight at fork are the parent's. */
+        CHECK_INT(weft_join(g1, &r, -1), 0);
+        CHECK_INT((intptr_t)r, -ECANCELED);
+        CHECK_INT(weft_join(g2, &r, -1), 0);
+        CHECK_INT((intptr_t)r, -ECANCELED);
+        traffic(cpipe[0], cpipe[1], "child");
+        alarm(0);
+        return NULL;
     }
     weft_close(cpipe[0]);
     weft_close(cpipe[1]);

@@ -13,13 +13,19 @@
 #include <string.h>
 
 typedef struct job {
-    struct job *next;
+    struct job *next; /* in the queue, or the free list */
+    struct job *prev_mine, *next_mine;
     weft_fn fn;
     void *arg;
     void *result;
     weft__poller *p;
     weft__post post;
+    int forked; /* in flight at fork: the parent's, cancelled here */
 } job;
+
+/* The jobs that tasks of this thread wait for, for fork: only this
+ * thread's tasks go on in a child. Touched by this thread only. */
+static __thread job *mine;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -103,13 +109,35 @@ static void stop_pool(void)
         pthread_join(idle[i], NULL);
 }
 
-/* A child of fork has none of the workers: it starts its own. */
+/* Held across fork, so that the child's copy of the queue and free list
+ * is whole. */
+static void before_fork(void)
+{
+    pthread_mutex_lock(&mu);
+}
+
+static void after_fork_parent(void)
+{
+    pthread_mutex_unlock(&mu);
+}
+
+/* A child of fork has none of the workers: it starts its own. A job in
+ * flight at fork (queued or running) is the parent's, which alone gets
+ * its result; its task's copy here is woken with ECANCELED, rather than
+ * running fn a second time. The poller's fork handler, registered before
+ * this one (a poller is made before the first job), has already given the
+ * thread's poller an eventfd of its own to post to. */
 static void after_fork_child(void)
 {
     pthread_mutex_init(&mu, NULL);
     pthread_cond_init(&cv, NULL);
     qhead = qtail = NULL;
     nthreads = nidle = nqueued = 0;
+    for (job *j = mine; j; j = j->next_mine)
+        if (!j->post.posted) {
+            j->forked = 1;
+            weft__poll_post(j->p, &j->post);
+        }
 }
 
 static int max_workers(void)
@@ -132,7 +160,7 @@ static job *submit(weft_fn fn, void *arg, weft__poller *p, weft__task *t)
     pthread_mutex_lock(&mu);
     if (!registered) {
         atexit(stop_pool);
-        pthread_atfork(NULL, NULL, after_fork_child);
+        pthread_atfork(before_fork, after_fork_parent, after_fork_child);
         registered = 1;
     }
     job *j = freelist;
@@ -202,6 +230,11 @@ int weft__offload(weft__task *t, weft_fn fn, void *arg, void **result)
     job *j = submit(fn, arg, p, t);
     if (!j)
         return -1;
+    j->prev_mine = NULL;
+    j->next_mine = mine;
+    if (mine)
+        mine->prev_mine = j;
+    mine = j;
     /* fn may use arg until it returns: wait for it whatever happens. */
     uint8_t nocancel = t->nocancel;
     t->nocancel = 1;
@@ -221,9 +254,20 @@ int weft__offload(weft__task *t, weft_fn fn, void *arg, void **result)
     }
     s->external--;
     t->nocancel = nocancel;
-    if (result)
+    if (j->prev_mine)
+        j->prev_mine->next_mine = j->next_mine;
+    else
+        mine = j->next_mine;
+    if (j->next_mine)
+        j->next_mine->prev_mine = j->prev_mine;
+    int forked = j->forked;
+    if (result && !forked)
         *result = j->result;
     release(j);
+    if (forked) {
+        errno = ECANCELED;
+        return -1;
+    }
     return 0;
 }
 
