@@ -142,6 +142,11 @@ static void *fork_task(void *arg)
 int main(void)
 {
     io_test_init();
+    /* The fork here is of a process with a worker thread, whose child
+     * starts threads and switches fibers: ThreadSanitizer supports
+     * neither. */
+    if (test_under_is("tsan"))
+        test_skip("ThreadSanitizer does not run threads in a child of a threaded fork");
     setenv("WEFT_WORKERS", "1", 1);
     rounds = io_slow_tool() ? 50 : 500;
     const char *before = weft_backend();
