@@ -3,8 +3,9 @@
  * jobs from one locked queue. A job is the pool's, never on the stack of
  * the task that waits for it (a shared-stack task's frames move while it
  * waits, and the worker and the poller write into the job); the worker
- * runs it and posts the task's wake-up to that task's poller. At exit the idle workers are joined
- * and the busy ones left to end with the process (stop_pool). */
+ * runs it and posts the task's wake-up to that task's poller. At exit the
+ * idle workers are joined and the busy ones left to end with the process
+ * (stop_pool); a child of fork starts its own (after_fork_child). */
 #include "io/io.h"
 
 #include <errno.h>
@@ -39,7 +40,7 @@ static struct {
     pthread_t id;
     int busy; /* in a call */
 } workers[64];
-static int nthreads, nidle, registered, maxw;
+static int nthreads, nidle, maxw;
 static int nqueued; /* jobs submitted and not yet taken */
 /* Bumped at exit: the workers of an older epoch leave when they next look
  * (their slots may be reused by a later start). */
@@ -140,6 +141,14 @@ static void after_fork_child(void)
         }
 }
 
+static pthread_once_t handlers_once = PTHREAD_ONCE_INIT;
+
+static void register_handlers(void)
+{
+    atexit(stop_pool);
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
 static int max_workers(void)
 {
     if (!maxw) {
@@ -157,12 +166,10 @@ static int max_workers(void)
  * ENOMEM when there is no memory for the job. */
 static job *submit(weft_fn fn, void *arg, weft__poller *p, weft__task *t)
 {
+    /* Outside the lock: a fork in progress holds glibc's list of fork
+     * handlers while it runs before_fork, which takes the lock. */
+    pthread_once(&handlers_once, register_handlers);
     pthread_mutex_lock(&mu);
-    if (!registered) {
-        atexit(stop_pool);
-        pthread_atfork(before_fork, after_fork_parent, after_fork_child);
-        registered = 1;
-    }
     job *j = freelist;
     if (j) {
         freelist = j->next;
