@@ -557,6 +557,17 @@ WEFT_API int weft_group_close(weft_group *g);
  * One task at a time may wait to read an fd, and one to write it; another
  * gets EBUSY.
  *
+ * fork(2), in a task or outside: the child gets a poller of its own (a new
+ * epoll set or io_uring ring and eventfd, where the fds that tasks wait on
+ * are armed again; the parent's are left as they are), so that each
+ * process gets only its own events and wake-ups. Only the forking thread
+ * exists in the child: its scheduler runs on there with all its tasks, as
+ * in the parent (a task that waited on an fd waits on), while the
+ * schedulers of other threads (weft_run_threads) do not. The child starts
+ * worker threads of its own (see weft_offload for a call in flight at
+ * fork). An fd open in
+ * both is one open file: its data goes to whichever process reads first.
+ *
  * SIGPIPE never kills: sockets are written with MSG_NOSIGNAL, and the
  * first weft call on a pipe or other non-socket fd blocks SIGPIPE in the
  * calling thread's signal mask (pthread_sigmask); a write whose reader is
@@ -665,15 +676,23 @@ WEFT_API int weft_local_port(int fd);
 /* Runs fn(arg) on a worker thread while the calling task waits and the
  * others run; stores its return value in *result (when result is not
  * NULL). The pool starts with the first call and has at most
- * WEFT_WORKERS threads (environment; default 4), which block every signal
- * and are joined at exit. Once fn has started the wait cannot be
+ * WEFT_WORKERS threads (environment; default 4), which block every signal;
+ * a worker starts whenever the calls waiting for one outnumber the idle
+ * workers, so up to WEFT_WORKERS calls run at once. At exit the idle
+ * workers are joined; exit() does not wait for a call still running (its
+ * worker ends with the process). Once fn has started the wait cannot be
  * cancelled or timed out: it lasts as long as fn. A task on a shared stack
  * keeps its frames in place meanwhile (fn may use its locals): the other
  * started tasks of that stack wait until fn returns. Outside a task, fn runs
  * on the calling thread. Returns 0, or -1 with errno:
  *   EINVAL     fn is NULL;
- *   ECANCELED  the task was cancelled before the call (fn did not run);
- *   EAGAIN     no worker thread could be started. */
+ *   ECANCELED  the task was cancelled before the call (fn did not run), or,
+ *              in a child of fork, the call was in flight at fork (queued
+ *              or running): it is the parent's, whose worker runs it and
+ *              whose task gets its result, and fn does not run again in
+ *              the child;
+ *   EAGAIN     no worker thread could be started;
+ *   ENOMEM     no memory for the call's record. */
 WEFT_API int weft_offload(weft_fn fn, void *arg, void **result);
 
 /* getaddrinfo(3) on the worker pool. Returns its result; a weft error is
@@ -685,7 +704,8 @@ WEFT_API int weft_getaddrinfo(const char *node, const char *service, const struc
 /* A future: a one-shot event that carries one pointer, completed once by
  * anyone (a task, another thread, a callback of an event-driven library;
  * not a signal handler: completing takes a lock) and awaited by one task
- * of any thread. */
+ * of any thread. After fork(2), each process's copy of a future is
+ * completed only by that process's calls. */
 typedef struct weft_future weft_future;
 
 /* Returns a new, pending future, or NULL with errno ENOMEM. */

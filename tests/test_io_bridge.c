@@ -218,6 +218,71 @@ static void no_threads(void *arg)
     _exit((intptr_t)why == EAGAIN ? 0 : 6);
 }
 
+/* ---- no memory for the job ---- */
+
+static void *identity(void *arg)
+{
+    return arg;
+}
+
+static void *offload_errno(void *arg)
+{
+    (void)arg;
+    errno = 0;
+    int rc = weft_offload(identity, NULL, NULL);
+    return (void *)(intptr_t)(rc ? errno : 0);
+}
+
+typedef struct hog {
+    struct hog *next;
+} hog;
+
+static void *enomem_task(void *arg)
+{
+    (void)arg;
+    /* One job record kept for reuse, one idle worker. */
+    CHECK_INT(weft_offload(identity, NULL, NULL), 0);
+    weft_co *a = weft_spawn(offload_errno, NULL, NULL);
+    weft_co *b = weft_spawn(offload_errno, NULL, NULL);
+    CHECK(a && b);
+    /* No address space left: a takes the kept record, b finds none. */
+    FILE *st = fopen("/proc/self/statm", "r");
+    unsigned long pages = 0;
+    CHECK(st && fscanf(st, "%lu", &pages) == 1);
+    fclose(st);
+    struct rlimit rl = {pages * 4096, pages * 4096};
+    CHECK_INT(setrlimit(RLIMIT_AS, &rl), 0);
+    hog *h = NULL;
+    for (size_t size = 1 << 20; size >= sizeof(hog); size /= 2) {
+        hog *n;
+        while ((n = malloc(size))) {
+            n->next = h;
+            h = n;
+        }
+    }
+    void *ra, *rb;
+    CHECK_INT(weft_join(a, &ra, -1), 0);
+    CHECK_INT(weft_join(b, &rb, -1), 0);
+    while (h) {
+        hog *n = h->next;
+        free(h);
+        h = n;
+    }
+    CHECK_INT((intptr_t)ra, 0);
+    CHECK_INT((intptr_t)rb, ENOMEM);
+    return NULL;
+}
+
+static void no_memory(void *arg)
+{
+    (void)arg;
+    /* Private stacks: a shared-stack switch saves and frees images, which
+     * would hand the exhausted heap some room. */
+    CHECK_INT(weft_set_stack_defaults(WEFT_STACK_PRIVATE, 0), 0);
+    if (weft_run(enomem_task, NULL, NULL) != 0)
+        _exit(3);
+}
+
 int main(void)
 {
     io_test_init();
@@ -226,6 +291,9 @@ int main(void)
     if (!io_slow_tool()) {
         char out[512];
         int status = test_fork(no_threads, NULL, out, sizeof out);
+        CHECK_EXITED(status, 0, out);
+        /* No memory for the call's record: ENOMEM. */
+        status = test_fork(no_memory, NULL, out, sizeof out);
         CHECK_EXITED(status, 0, out);
     }
     CHECK_INT(weft_run(offload_task, NULL, NULL), 0);

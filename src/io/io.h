@@ -31,7 +31,7 @@ void weft__io_fresh(weft__sched *s, int fd, int kind);
 int weft__io_wait(weft__task *t, int fd, weft__pfd *r, int dir, int64_t deadline);
 
 /* Runs fn(arg) on the worker pool while t waits (not cancellable once
- * started). 0, or -1 with errno EAGAIN (no worker could start). */
+ * started). 0, or -1 with errno EAGAIN (no worker could start) or ENOMEM. */
 int weft__offload(weft__task *t, weft_fn fn, void *arg, void **result);
 
 #endif

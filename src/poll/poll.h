@@ -60,6 +60,10 @@ typedef struct weft__poller weft__poller;
 typedef struct weft__poll_ops {
     const char *name;
     int (*init)(weft__poller *p);
+    /* Also runs in a child of fork, on the state inherited from the
+     * parent: it may only drop this process's references (close, munmap,
+     * free), never act on the kernel objects (no EPOLL_CTL_DEL, no
+     * cancellation), which are the parent's too. */
     void (*fini)(weft__poller *p);
     /* Makes fd report readiness for dir to the poller. */
     int (*arm)(weft__poller *p, int fd, weft__pfd *r, int dir);
@@ -93,13 +97,19 @@ struct weft__poller {
     /* The backend's own state. */
     void *be;
     int epfd;
+    /* In a child of fork that has not yet made its own kernel objects
+     * (poll.c, fork): the backend's state is gone, evfd is -1. */
+    int stale;
+    struct weft__poller *next_mine; /* the pollers of this thread */
 };
 
 /* Creates the poller of the calling thread: io_uring when built with it
  * and the kernel allows it, else epoll; WEFT_BACKEND=epoll|io_uring in the
  * environment forces one (io_uring falls back to epoll when it cannot
- * start). NULL with errno on failure. */
+ * start). NULL with errno on failure. In a child of fork, the forking
+ * thread's pollers get kernel objects of their own (poll.c). */
 weft__poller *weft__poll_new(weft__poll_cb cb, void *ctx);
+/* On the thread that made p. */
 void weft__poll_free(weft__poller *p);
 
 /* The record of fd (grown on demand), or NULL with errno (EBADF for a
@@ -115,14 +125,21 @@ static inline weft__pfd *weft__poll_fd_peek(weft__poller *p, int fd)
     return &p->chunks[c][(size_t)fd % WEFT__PFD_CHUNK];
 }
 
+/* A stale poller makes its kernel objects anew; -1 with errno if it
+ * cannot (yet). */
+int weft__poll_renew(weft__poller *p);
+
 static inline int weft__poll_arm(weft__poller *p, int fd, weft__pfd *r, int dir)
 {
+    if (__builtin_expect(p->stale, 0) && weft__poll_renew(p) != 0)
+        return -1;
     return p->ops->arm(p, fd, r, dir);
 }
 
 static inline void weft__poll_disarm(weft__poller *p, int fd, weft__pfd *r, int dir)
 {
-    p->ops->disarm(p, fd, r, dir);
+    if (!p->stale) /* else nothing is armed */
+        p->ops->disarm(p, fd, r, dir);
 }
 
 /* Drops what the poller knows of fd (before it is closed, or when it is
