@@ -85,7 +85,8 @@ typedef void *(*weft_fn)(void *arg);
  *   - a task in weft_offload (and in file I/O, which offloads) keeps its
  *     frames in place until the call returns, since the worker thread uses
  *     its memory: the other started tasks of that stack wait that long
- *     (new ones are placed elsewhere).
+ *     (new ones are placed elsewhere), so the call must not wait for one
+ *     of them.
  *
  * HAZARD: the frames of a suspended shared-stack coroutine may be moved
  * away. A pointer to one of its local variables is valid only while that
@@ -683,7 +684,9 @@ WEFT_API int weft_local_port(int fd);
  * worker ends with the process). Once fn has started the wait cannot be
  * cancelled or timed out: it lasts as long as fn. A task on a shared stack
  * keeps its frames in place meanwhile (fn may use its locals): the other
- * started tasks of that stack wait until fn returns. Outside a task, fn runs
+ * started tasks of that stack wait until fn returns, so such a fn must not
+ * wait for what another task does (it could wait for ever); give a task
+ * whose call does a private stack. Outside a task, fn runs
  * on the calling thread. Returns 0, or -1 with errno:
  *   EINVAL     fn is NULL;
  *   ECANCELED  the task was cancelled before the call (fn did not run), or,

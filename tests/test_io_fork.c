@@ -89,9 +89,11 @@ static void *fork_task(void *arg)
         traffic(cpipe[0], cpipe[1], "before");
     }
     /* Two calls in flight at fork: with one worker, one runs (blocked in
-     * read) and one is queued. */
-    weft_co *g1 = weft_spawn(offload_gate, NULL, NULL);
-    weft_co *g2 = weft_spawn(offload_gate, NULL, NULL);
+     * read) and one is queued. Private stacks: the calls wait for this
+     * task, which a shared stack kept for an offload would hold back. */
+    static const weft_opts priv = {.stack_kind = WEFT_STACK_PRIVATE};
+    weft_co *g1 = weft_spawn(offload_gate, NULL, &priv);
+    weft_co *g2 = weft_spawn(offload_gate, NULL, &priv);
     weft_co *wa = weft_spawn(wait_across, NULL, NULL);
     CHECK(g1 && g2 && wa);
     while (atomic_load(&gate_readers) < 1)
