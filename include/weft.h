@@ -223,8 +223,10 @@ WEFT_API int weft_co_defer(void (*fn)(void *), void *arg);
  *              call; every later blocking call fails the same way, so that
  *              the task unwinds;
  *   ETIMEDOUT  the deadline came first;
- *   ENOMEM     no memory for the timer of a deadline.
- * Blocking calls allocate nothing except, rarely, to grow the timer heap.
+ *   ENOMEM     no memory for the timer of a deadline, or, for a task on a
+ *              shared stack, to save its frames while it waits.
+ * Blocking calls allocate nothing except, rarely, to grow the timer heap
+ * or a shared-stack task's saved image.
  *
  * A task may drive a generator with weft_co_send, and the generator may
  * itself block (sleep, wait on a channel or a lock): the task is parked and
@@ -297,7 +299,7 @@ WEFT_API int weft_cancel(weft_co *task);
 
 /* Moves the calling task behind every ready task (FIFO, so all ready tasks
  * get a turn) and returns when its turn comes. Returns 0, or -1 with the
- * common errors EPERM or ECANCELED. */
+ * common errors EPERM, ECANCELED or ENOMEM (a shared-stack task). */
 WEFT_API int weft_pause(void);
 
 /* Blocks the calling task until the deadline. Returns 0 when the deadline
@@ -532,7 +534,11 @@ WEFT_API int weft_group_close(weft_group *g);
  * Deadlines and the common errors are those of the scheduler section
  * (EPERM outside a task, ECANCELED, ETIMEDOUT, ENOMEM); tasks waiting on
  * fds, futures and offloaded calls count as wakeable for the deadlock
- * check.
+ * check. The thread's poller is made by the first call that needs it
+ * (every call of this section that waits, weft_offload and
+ * weft_future_wait); when it cannot be made they fail with the errno of
+ * what failed: ENOMEM, or EMFILE or ENFILE (no fd for its eventfd or its
+ * epoll instance).
  *
  * The poller is io_uring (through liburing: one multishot poll request
  * per fd, armed by its first wait and submitted by the system call that
@@ -695,7 +701,9 @@ WEFT_API int weft_local_port(int fd);
  *              whose task gets its result, and fn does not run again in
  *              the child;
  *   EAGAIN     no worker thread could be started;
- *   ENOMEM     no memory for the call's record. */
+ *   ENOMEM     no memory for the call's record;
+ *   ENOMEM, EMFILE, ENFILE  the thread's poller could not be made (see
+ *              the start of this section). */
 WEFT_API int weft_offload(weft_fn fn, void *arg, void **result);
 
 /* getaddrinfo(3) on the worker pool. Returns its result; a weft error is

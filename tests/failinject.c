@@ -221,8 +221,9 @@ static int failed_(int line, const char *call, int e, const int *allowed)
 /* The errors of a blocking call with a deadline: ENOMEM for its timer. */
 #define E_BLOCK ENOMEM
 /* The I/O calls: the common errors (ENOMEM) and those of read(2) and
- * write(2) (EBADF: the injected fcntl failure). */
-#define E_IO ENOMEM, EBADF
+ * write(2) (EBADF: the injected fcntl failure), and EMFILE or ENFILE when
+ * the poller cannot be made. */
+#define E_IO ENOMEM, EBADF, EMFILE, ENFILE
 
 /* ---- the workload ------------------------------------------------------- */
 
@@ -313,8 +314,9 @@ static void work_chan(void)
 static void *sleeper(void *arg)
 {
     (void)arg;
+    /* ECANCELED: the group was closed early, its wait having failed. */
     if (weft_sleep(weft_now() + 100000) != 0)
-        FAILED("weft_sleep", E_BLOCK);
+        FAILED("weft_sleep", E_BLOCK, ECANCELED);
     return NULL;
 }
 
@@ -443,7 +445,7 @@ static void work_offload(void)
 {
     void *r = NULL;
     if (weft_offload(job, NULL, &r) != 0)
-        FAILED("weft_offload", EAGAIN);
+        FAILED("weft_offload", EAGAIN, ENOMEM, EMFILE, ENFILE);
     else
         CHECK((uintptr_t)r == 42);
     weft_future *f = weft_future_new();
@@ -452,7 +454,7 @@ static void work_offload(void)
         return;
     }
     if (weft_offload(job, f, NULL) != 0) {
-        FAILED("weft_offload", EAGAIN);
+        FAILED("weft_offload", EAGAIN, ENOMEM, EMFILE, ENFILE);
         weft_future_complete(f, (void *)(uintptr_t)7);
     }
     void *v = NULL;
@@ -471,8 +473,9 @@ static void *deep(void *arg)
     volatile char pad[4096];
     for (size_t i = 0; i < sizeof pad; i += 64)
         pad[i] = (char)i;
+    /* ECANCELED: the group was closed early, its wait having failed. */
     if (weft_sleep(weft_now() + 100000) != 0)
-        FAILED("weft_sleep", E_BLOCK);
+        FAILED("weft_sleep", E_BLOCK, ECANCELED);
     for (size_t i = 0; i < sizeof pad; i += 64)
         CHECK(pad[i] == (char)i);
     return NULL;

@@ -68,8 +68,15 @@ static inline char *weft__co_inl(weft_co *co)
     return (char *)(co + 1);
 }
 
-/* A shared coroutine has no stack until it first runs (on == NULL): it is
- * placed then, on a stack that none of its resumers is on (weft__place). */
+/* A shared coroutine has no stack until it is settled (on == NULL), and no
+ * frames until it first runs (sp == NULL): it is settled then, or before
+ * by a scheduler, on a stack that none of its resumers is on. */
+
+/* Picks the shared stack of co, not started, from the stacks that hold no
+ * frame of from's chain of resumers or of co's resumer's: the first run's
+ * work that can fail, for a scheduler to do when it spawns. Returns 0, or
+ * -1 with errno ENOMEM. */
+int weft__co_settle(weft_co *co, const weft_co *from);
 
 /* Where a coroutine's frames start: the top of its stack (below the room
  * for its name, for a private one). Not for the thread's root, nor for a
@@ -155,6 +162,13 @@ int weft__co_copy(weft_co *co, void *at, void *buf, size_t n, int dir);
 
 /* weft_co_free without the check that co is not a task: the scheduler's. */
 void weft__co_free(weft_co *co);
+
+/* Makes room in the saved images of the shared coroutines from inner (the
+ * running one) up its chain of resumers to outer, so that displacing them
+ * later allocates nothing: a scheduler calls it before it parks a task,
+ * where running out of memory can still be an error. Returns 0, or -1
+ * with errno ENOMEM. */
+int weft__co_reserve(weft_co *inner, const weft_co *outer);
 
 /* Aborts the process with one line "weft: <what> in coroutine 'NAME'". */
 __attribute__((noreturn)) void weft__co_die(const weft_co *co, const char *what);

@@ -54,7 +54,12 @@ static void claim(weft_co *to)
         evict(o, s);
     /* Under ASan an unowned stack is poisoned whole (see landed). */
     weft__tools_stack_reset(s->lo, (size_t)(s->hi - s->lo));
-    weft__image_restore(&to->u.sh.image, s->hi, weft__co_inl(to), WEFT_INL_CAP);
+    if (to->sp == NULL) { /* its first run: a context at the top */
+        weft__tools_writable(s->hi - WEFT_ARCH_FRAME - 64, WEFT_ARCH_FRAME + 64);
+        to->sp = weft__ctx_make(s->hi, weft__co_main, to);
+    } else {
+        weft__image_restore(&to->u.sh.image, s->hi, weft__co_inl(to), WEFT_INL_CAP);
+    }
     s->owner = to;
     /* Only a coroutine whose frames are away needs the slow path: switches
      * between owners take the bare switch. */
@@ -108,37 +113,21 @@ static size_t chain_stacks(const weft_co *c, weft__shared **avoid, size_t n)
     return n;
 }
 
-/* The first switch to a shared coroutine: picks a stack that holds no
- * frame of `from`'s chain or of its own resumer's (so that a resumer's
- * locals stay where they are while it runs), displaces the owner, and lays
- * the first context at the top. Runs on another stack. */
-static int place(weft_co *from, weft_co *to)
+/* The first switch to a shared coroutine settles it on a stack that holds
+ * no frame of `from`'s chain or of its own resumer's, so that a resumer's
+ * locals stay where they are while it runs; claim lays its first context
+ * there. A task settled when spawned may be on its spawner's stack, which
+ * the scratch context then hands over. */
+int weft__co_settle(weft_co *co, const weft_co *from)
 {
     weft__shared *avoid[AVOID_MAX];
     size_t n = chain_stacks(from, avoid, 0);
-    if (to->resumer != from)
-        n = chain_stacks(to->resumer, avoid, n);
-    weft__shared *s = weft__shared_pick(to->stack_size, avoid, n);
+    if (co->resumer != from)
+        n = chain_stacks(co->resumer, avoid, n);
+    weft__shared *s = weft__shared_pick(co->stack_size, avoid, n);
     if (s == NULL)
         return -1;
-    weft_co *o = s->owner;
-    if (o != NULL && o->state != ST_DEAD &&
-        weft__image_reserve(&o->u.sh.image, (size_t)(s->hi - weft__frames_lo(o)), WEFT_INL_CAP) !=
-            0) {
-        weft__shared_drop(s);
-        return -1;
-    }
-    if (o != NULL) {
-        if (o->state != ST_DEAD)
-            evict(o, s);
-        o->slow = 1;
-    }
-    weft__tools_stack_reset(s->lo, (size_t)(s->hi - s->lo));
-    weft__tools_writable(s->hi - WEFT_ARCH_FRAME - 64, WEFT_ARCH_FRAME + 64);
-    to->u.sh.on = s;
-    s->owner = to;
-    to->sp = weft__ctx_make(s->hi, weft__co_main, to);
-    to->slow = (uint8_t)weft__tools_fibers;
+    co->u.sh.on = s;
     return 0;
 }
 
@@ -255,6 +244,25 @@ static int reserve_running(weft_co *from)
     return weft__image_reserve(&from->u.sh.image, len, WEFT_INL_CAP);
 }
 
+int weft__co_reserve(weft_co *inner, const weft_co *outer)
+{
+    for (weft_co *c = inner;; c = c->resumer) {
+        weft__shared *s = c->kind == WEFT_STACK_SHARED ? c->u.sh.on : NULL;
+        if (s != NULL) {
+            /* The running one's frames will end a little deeper than
+             * here; twice the slack of a switch's own reservation. */
+            char *lo = c == inner ? (char *)__builtin_frame_address(0) - 2 * FRAME_SLACK
+                                  : weft__frames_lo(c);
+            if (lo < s->lo)
+                lo = s->lo;
+            if (weft__image_reserve(&c->u.sh.image, (size_t)(s->hi - lo), WEFT_INL_CAP) != 0)
+                return -1;
+        }
+        if (c == outer)
+            return 0;
+    }
+}
+
 int weft__prepare(weft_co *from, weft_co *to)
 {
     /* Under ASan a shared coroutine is saved whenever it leaves. */
@@ -263,8 +271,8 @@ int weft__prepare(weft_co *from, weft_co *to)
         return -1;
     if (to->kind != WEFT_STACK_SHARED)
         return 0;
-    if (to->u.sh.on == NULL)
-        return place(from, to);
+    if (to->u.sh.on == NULL && weft__co_settle(to, from) != 0)
+        return -1;
     weft__shared *s = to->u.sh.on;
     weft_co *o = s->owner;
     if (o == to || o == NULL || o->state == ST_DEAD)

@@ -82,7 +82,14 @@ int weft__park(weft__task *t, weft__reason reason, const void *obj, int64_t dead
                unsigned flags)
 {
     weft__sched *s = weft__sched_cur;
-    if (deadline > 0 && weft__timer_add(s, t, deadline) != 0) {
+    weft_co *cur = weft__th.cur;
+    /* Room to save shared frames when another task displaces them: that
+     * happens in a switch, where no one could be told of ENOMEM. */
+    if ((deadline > 0 && weft__timer_add(s, t, deadline) != 0) ||
+        (unlikely(cur->kind == WEFT_STACK_SHARED || cur != t->co) &&
+         weft__co_reserve(cur, t->co) != 0)) {
+        if (t->heap_idx)
+            weft__timer_del(s, t);
         for (size_t i = 0; i < t->nwaiters; i++)
             weft__wq_unlink(&t->waiters[i]);
         t->nwaiters = 0;
@@ -93,7 +100,7 @@ int weft__park(weft__task *t, weft__reason reason, const void *obj, int64_t dead
     t->since = coarse_now();
     t->state = T_WAITING;
     /* The innermost running coroutine: the task or a generator it drives. */
-    t->resume = weft__th.cur;
+    t->resume = cur;
     if (likely(!flags)) {
         weft__switch_out(s, t);
         return t->wake;
@@ -213,6 +220,13 @@ weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opt
     co->task = 1;
     co->task_data = t;
     co->resumer = s->loop; /* where co.c's exit path returns to */
+    /* What can fail of a shared task's first run fails here instead. */
+    if (co->kind == WEFT_STACK_SHARED && weft__co_settle(co, s->loop) != 0) {
+        weft__co_free(co);
+        rec_put(s, t);
+        errno = ENOMEM;
+        return NULL;
+    }
     t->co = co;
     t->resume = co;
     t->group = g;
@@ -494,7 +508,11 @@ int weft_pause(void)
     if (weft__enter(&t) != 0)
         return -1;
     weft__sched *s = weft__sched_cur;
-    t->resume = weft__th.cur;
+    weft_co *cur = weft__th.cur;
+    if (unlikely(cur->kind == WEFT_STACK_SHARED || cur != t->co) &&
+        weft__co_reserve(cur, t->co) != 0)
+        return -1; /* as weft__park: no room to save its frames */
+    t->resume = cur;
     weft__ready_push(s, t);
     weft__switch_out(s, t);
     return 0;

@@ -16,19 +16,18 @@ typedef struct group {
 
 static __thread group *groups __attribute__((tls_model("initial-exec")));
 
+/* A shared stack keeps its record at its own top, above the frames: it
+ * costs no allocation. */
 static weft__shared *shared_map(size_t size)
 {
-    weft__shared *s = malloc(sizeof *s);
-    if (s == NULL) {
-        errno = ENOMEM;
+    weft__stack st;
+    if (weft__stack_get(&st, size + 64) != 0)
         return NULL;
-    }
-    if (weft__stack_get(&s->stack, size) != 0) {
-        free(s);
-        return NULL;
-    }
-    s->lo = weft__stack_lo(&s->stack);
-    s->hi = weft__stack_hi(&s->stack);
+    weft__shared *s =
+        (weft__shared *)(((uintptr_t)weft__stack_hi(&st) - sizeof *s) & ~(uintptr_t)63);
+    s->stack = st;
+    s->lo = weft__stack_lo(&st);
+    s->hi = (char *)s;
     s->owner = NULL;
     s->users = 0;
     s->pinned = 0;
@@ -114,8 +113,8 @@ void weft__shared_drain(void)
             /* A stack still used by a coroutine that outlives its thread
              * stays mapped: that coroutine may still be freed. */
             if (s && s->users == 0) {
-                weft__stack_unmap(&s->stack);
-                free(s);
+                weft__stack st = s->stack;
+                weft__stack_unmap(&st);
             }
         }
         free(g->stacks);

@@ -6,10 +6,10 @@
  * running out of maps is an ENOMEM at creation, as it always was.
  *
  * Stacks beyond what the per-thread pools keep come back here, to a free
- * list of their slab. A slab whose stacks are all free again gives its
- * memory back with one MADV_FREE: the kernel takes the pages when it needs
- * them, and a stack reused before that costs no fault. The slabs stay
- * mapped, up to the process's peak of stacks. This layer is shared by the
+ * list of their slab. A slab whose stacks are all free again is unmapped,
+ * except one per size, the largest, kept as a spare whose memory goes back
+ * with one MADV_FREE: the kernel takes the pages when it needs them, and a
+ * stack reused before that costs no fault. This layer is shared by the
  * threads and locked: it serves only the pools' misses. */
 #include <errno.h>
 #include <pthread.h>
@@ -42,6 +42,7 @@
 typedef struct slab {
     char *base;
     size_t map_size; /* of one stack */
+    size_t bytes;    /* of the whole mapping: the stacks, then this record */
     unsigned n, carved, nfree;
     unsigned *freeidx;        /* its free stacks' indices (nfree of them), kept
                                  outside the stacks so that MADV_FREE may
@@ -50,12 +51,14 @@ typedef struct slab {
     struct slab *prev, *next; /* in its class's list of slabs with free stacks */
     int listed;
     int advised; /* given back with MADV_FREE since its last use */
+    int classic; /* its guards are PROT_NONE ranges, set as stacks are carved */
 } slab;
 
 typedef struct cls {
     size_t map_size;
     slab *cur;     /* being carved */
     slab *partial; /* slabs with free stacks */
+    slab *spare;   /* a slab with no stack in use, kept */
     unsigned next_n;
     struct cls *link;
 } cls;
@@ -75,15 +78,19 @@ static int guard_mode;
 static int batch_mode;
 
 /* Checks that a guard region really faults (an emulator may accept the
- * advice and ignore it): the kernel refuses to read it with EFAULT. */
+ * advice and ignore it): the kernel refuses to read it with EFAULT.
+ * Returns 1 or 0, or -1 when the probe itself could not run (no memory,
+ * no fd): then it is tried again next time. */
 static int probe_guard_regions(void)
 {
     size_t page = weft__page_size();
     char *m = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
-        return 0;
-    int ok = 0, fds[2];
-    if (madvise(m, page, MADV_GUARD_INSTALL) == 0 && pipe(fds) == 0) {
+        return -1;
+    int ok = -1, fds[2];
+    if (madvise(m, page, MADV_GUARD_INSTALL) != 0) {
+        ok = errno == EINVAL ? 0 : -1; /* EINVAL: the kernel has none */
+    } else if (pipe(fds) == 0) {
         ok = write(fds[1], m, 1) < 0 && errno == EFAULT;
         close(fds[0]);
         close(fds[1]);
@@ -97,10 +104,10 @@ int weft__stack_guard_regions(void)
     int mode = __atomic_load_n(&guard_mode, __ATOMIC_RELAXED);
     if (__builtin_expect(mode == GUARD_UNKNOWN, 0)) {
         const char *env = getenv("WEFT_GUARD");
-        if (env && strcmp(env, "mprotect") == 0)
-            mode = GUARD_MPROTECT;
-        else
-            mode = probe_guard_regions() ? GUARD_MADVISE : GUARD_MPROTECT;
+        int found = env && strcmp(env, "mprotect") == 0 ? 0 : probe_guard_regions();
+        if (found < 0)
+            return -1; /* probed again next time */
+        mode = found ? GUARD_MADVISE : GUARD_MPROTECT;
         __atomic_store_n(&guard_mode, mode, __ATOMIC_RELAXED);
     }
     return mode == GUARD_MADVISE;
@@ -228,35 +235,37 @@ static slab *slab_new(cls *c)
         all = a;
         capall = cap;
     }
-    slab *s = calloc(1, sizeof *s + 2 * (size_t)n * sizeof(unsigned));
-    if (!s)
-        return NULL;
-    s->freeidx = (unsigned *)(s + 1);
-    s->vg = s->freeidx + n;
-    size_t bytes;
+    /* The slab's record lives in its own mapping, after its stacks: a slab
+     * costs one mapping and no allocation. */
+    size_t page = weft__page_size(), stacks, bytes;
     char *base;
     for (;;) {
-        bytes = (size_t)n * c->map_size;
+        stacks = (size_t)n * c->map_size;
+        bytes =
+            stacks + ((sizeof(slab) + 2 * (size_t)n * sizeof(unsigned) + page - 1) & ~(page - 1));
         /* MAP_NORESERVE: pages are committed as they are touched, and
          * idle address space is not charged to the overcommit account. */
         base = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
         if (base != MAP_FAILED)
             break;
-        if (n == 1) {
-            free(s);
+        if (n == 1)
             return NULL;
-        }
         n /= 2;
     }
+    slab *s = (slab *)(base + stacks);
+    s->freeidx = (unsigned *)(s + 1);
+    s->vg = s->freeidx + n;
+    s->bytes = bytes;
     /* A huge page would commit 2 MiB at a stack's first touch (kernels
      * before 6.7 do not infer this from MAP_STACK). */
 #ifdef MADV_NOHUGEPAGE
     madvise(base, bytes, MADV_NOHUGEPAGE);
 #endif
-    if (weft__stack_guard_regions() && guards_batch(base, c->map_size, n) != 0) {
+    int regions = weft__stack_guard_regions();
+    s->classic = !regions;
+    if (regions < 0 || (regions && guards_batch(base, c->map_size, n) != 0)) {
         munmap(base, bytes);
-        free(s);
         return NULL;
     }
     s->base = base;
@@ -301,11 +310,12 @@ static void slab_unmap(cls *c, slab *s)
         list_del(c, s);
     if (c->cur == s)
         c->cur = NULL;
+    if (c->spare == s)
+        c->spare = NULL;
     size_t at = find(s->base);
     memmove(&all[at], &all[at + 1], (nall - at - 1) * sizeof *all);
     nall--;
-    munmap(s->base, (size_t)s->n * s->map_size);
-    free(s);
+    munmap(s->base, s->bytes);
 }
 
 /* Unmaps every slab whose stacks are all free, of every size: when memory
@@ -339,7 +349,7 @@ static int carve(cls *c, weft__stack *st)
     size_t guard = weft__guard_size();
     /* Classic guards split the slab's map: one per stack, when it is
      * needed, so that running out of maps fails the creation at hand. */
-    if (!weft__stack_guard_regions() && mprotect(map, guard, PROT_NONE) != 0)
+    if (s->classic && mprotect(map, guard, PROT_NONE) != 0)
         return -1;
     st->map = map;
     st->map_size = s->map_size;
@@ -360,6 +370,8 @@ int weft__slab_get(weft__stack *st, size_t map_size)
         if (s->nfree == 0)
             list_del(c, s);
         s->advised = 0;
+        if (c->spare == s)
+            c->spare = NULL;
         st->map = s->base + (size_t)i * s->map_size;
         st->map_size = s->map_size;
         st->vg_id = s->vg[i];
@@ -382,13 +394,26 @@ void weft__slab_put(const weft__stack *st)
     if (!s->listed)
         list_add(c, s);
     /* A slab back to no stack in use has seen a peak pass, or its
-     * threads exit: one call gives its pages back (the guards stay). With
-     * classic guards it goes whole, since its maps are the scarcer. */
-    if (s->nfree == s->carved && !weft__stack_guard_regions()) {
-        slab_unmap(c, s);
-    } else if (s->nfree == s->carved && !s->advised) {
-        madvise(s->base, (size_t)s->carved * s->map_size, MADV_FREE);
-        s->advised = 1;
+     * threads exit. With classic guards it goes whole, since its maps are
+     * the scarcer; else the larger of it and the spare stays, its pages
+     * given back by one call (the guards stay). */
+    if (s->nfree == s->carved) {
+        if (s->classic) {
+            slab_unmap(c, s);
+            s = NULL;
+        } else if (c->spare && c->spare != s) {
+            slab *small = c->spare->n < s->n ? c->spare : s;
+            slab *keep = small == s ? c->spare : s;
+            slab_unmap(c, small);
+            c->spare = keep;
+            s = keep;
+        } else {
+            c->spare = s;
+        }
+        if (s && !s->advised) {
+            madvise(s->base, (size_t)s->carved * s->map_size, MADV_FREE);
+            s->advised = 1;
+        }
     }
     unlock();
 }

@@ -126,8 +126,9 @@ void weft__stack_pool_drain(void);
 int weft__slab_get(weft__stack *s, size_t map_size);
 void weft__slab_put(const weft__stack *s);
 
-/* Are guards regions in the page tables (else PROT_NONE ranges)? Probed
- * once; WEFT_GUARD=mprotect forces the ranges. */
+/* Are guards regions in the page tables (1; else PROT_NONE ranges, 0)?
+ * Probed once; WEFT_GUARD=mprotect forces the ranges. -1 while the probe
+ * cannot run for want of memory or fds. */
 int weft__stack_guard_regions(void);
 
 static inline char *weft__stack_lo(const weft__stack *s)
