@@ -12,11 +12,8 @@
 
 #include "arch/arch.h"
 #include "co/switch.h"
-#include "debug/overflow.h"
-#include "debug/tools.h"
-
-#define likely(x) __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
+#include "co/overflow.h"
+#include "base/tools.h"
 
 /* ---- messages ----------------------------------------------------------- */
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/compiler.h"
 #include "co/defer.h"
 #include "stack/shared.h"
 #include "stack/stack.h"

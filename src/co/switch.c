@@ -7,9 +7,7 @@
 #include "arch/arch.h"
 #include "co/co.h"
 #include "co/switch.h"
-#include "debug/tools.h"
-
-#define unlikely(x) __builtin_expect(!!(x), 0)
+#include "base/tools.h"
 
 /* Headroom for the frames a coroutine pushes between deciding to switch
  * and switching, when it must guess its own image size. */

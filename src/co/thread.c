@@ -8,10 +8,8 @@
 
 #include "co/co.h"
 #include "co/switch.h"
-#include "debug/overflow.h"
-#include "debug/tools.h"
-
-#define unlikely(x) __builtin_expect(!!(x), 0)
+#include "co/overflow.h"
+#include "base/tools.h"
 
 __thread weft__thread weft__th __attribute__((tls_model("initial-exec")));
 

@@ -91,16 +91,9 @@ static int ep_wait(weft__poller *p, int64_t deadline)
     struct epoll_event *evs = p->be;
     int n;
     for (;;) {
-        int64_t rel = 0;
-        if (deadline > 0) {
-            struct timespec now;
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            rel = deadline - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
-            if (rel < 0)
-                rel = 0;
-        }
+        int64_t rel = deadline > 0 ? weft__until(deadline) : 0;
         if (atomic_load_explicit(&have_pwait2, memory_order_relaxed)) {
-            struct timespec ts = {(time_t)(rel / 1000000000), (long)(rel % 1000000000)};
+            struct timespec ts = weft__timespec(rel);
             n = epoll_pwait2(p->epfd, evs, MAX_EVENTS, deadline < 0 ? NULL : &ts, NULL);
             if (n < 0 && errno == ENOSYS) {
                 atomic_store_explicit(&have_pwait2, 0, memory_order_relaxed);

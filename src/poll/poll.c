@@ -250,12 +250,10 @@ int weft__poll_wait(weft__poller *p, int64_t deadline)
     if (__builtin_expect(p->stale, 0) && weft__poll_renew(p) != 0) {
         /* Nothing can wake this thread: look again soon. */
         int n = weft__poll_drain(p);
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t until = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec + 10000000;
+        int64_t until = weft__clock(CLOCK_MONOTONIC) + 10000000;
         if (deadline >= 0 && deadline < until)
             until = deadline;
-        struct timespec ts = {(time_t)(until / 1000000000), (long)(until % 1000000000)};
+        struct timespec ts = weft__timespec(until);
         if (n == 0 && deadline != 0)
             clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
         return n;

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/time.h"
+
 enum { WEFT__RD = 0, WEFT__WR = 1 };
 
 /* What the poller knows of one fd, indexed by the fd number. The table is

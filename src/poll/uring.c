@@ -255,11 +255,7 @@ static int ur_wait(weft__poller *p, int64_t deadline)
     } else if (deadline < 0) {
         rc = io_uring_submit_and_wait(&u->ring, 1);
     } else {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int64_t rel = deadline - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
-        if (rel < 0)
-            rel = 0;
+        int64_t rel = weft__until(deadline);
         struct __kernel_timespec ts = {rel / 1000000000, rel % 1000000000};
         rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
     }

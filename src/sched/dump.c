@@ -64,9 +64,7 @@ void weft__dump_fd(weft__sched *s, int fd)
 {
     int saved = errno;
     char line[256];
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    int64_t now = weft__clock(CLOCK_MONOTONIC_COARSE);
     size_t n = 0;
     for (weft__task *t = s->all; t; t = t->next_all)
         n += t->state != T_DONE;

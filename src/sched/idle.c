@@ -35,7 +35,7 @@ void weft__idle(weft__sched *s, int64_t deadline)
     }
     if (deadline <= 0)
         return; /* without a poller nothing outside can wake us */
-    struct timespec ts = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
+    struct timespec ts = weft__timespec(deadline);
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
 }

@@ -16,17 +16,13 @@ __thread weft__sched *weft__sched_cur __attribute__((tls_model("initial-exec")))
 
 int64_t weft_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return weft__clock(CLOCK_MONOTONIC);
 }
 
 /* For "since when" in dumps: cheap, a few ms coarse. */
 static int64_t coarse_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return weft__clock(CLOCK_MONOTONIC_COARSE);
 }
 
 int weft__expired(int64_t deadline)

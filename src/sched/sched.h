@@ -14,8 +14,8 @@
 #include "poll/poll.h"
 #include "weft.h"
 
-#define likely(x) __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
+#include "base/compiler.h"
+#include "base/time.h"
 
 typedef struct weft__task weft__task;
 typedef struct weft__sched weft__sched;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "debug/tools.h"
+#include "base/tools.h"
 
 typedef struct group {
     size_t size;

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "debug/tools.h"
+#include "base/tools.h"
 #include "stack/stack.h"
 
 typedef struct weft__shared {

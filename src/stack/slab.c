@@ -21,7 +21,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "debug/tools.h"
+#include "base/tools.h"
 #include "stack/stack.h"
 
 #ifndef MADV_GUARD_INSTALL

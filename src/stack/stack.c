@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "debug/tools.h"
+#include "base/tools.h"
 
 __thread weft__pool_bin weft__pool[WEFT_POOL_BINS] __attribute__((tls_model("initial-exec")));
 

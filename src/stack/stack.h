@@ -41,7 +41,6 @@ static inline size_t weft__guard_size(void)
 
 typedef struct weft__pool_node {
     struct weft__pool_node *next;
-    size_t map_size;
     unsigned vg_id;
 } weft__pool_node;
 
@@ -93,7 +92,6 @@ static inline int weft__stack_get(weft__stack *s, size_t usable)
 static inline void weft__stack_push(weft__pool_bin *b, const weft__stack *s)
 {
     weft__pool_node *n = (weft__pool_node *)(s->map + s->map_size - sizeof *n);
-    n->map_size = s->map_size;
     n->vg_id = s->vg_id;
     n->next = b->head;
     b->head = n;

@@ -1,4 +1,4 @@
-#include "debug/tools.h"
+#include "base/tools.h"
 
 #include <pthread.h>
 

@@ -1,4 +1,4 @@
-#include "debug/overflow.h"
+#include "co/overflow.h"
 
 #include <pthread.h>
 #include <signal.h>
