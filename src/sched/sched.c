@@ -74,16 +74,23 @@ static void unpin(weft__sched *s, weft__task *t)
     }
 }
 
+/* Notes whether the memory of the task about to wait is where its
+ * pointers say (a private task driving no generator: one byte for wakers
+ * to test), and otherwise makes room to save its shared frames for when
+ * another task displaces them: that happens in a switch, where no one
+ * could be told of ENOMEM. Returns 0, or -1 with errno ENOMEM. */
+static inline int settle_frames(weft__task *t, weft_co *cur)
+{
+    t->plain = cur == t->co && cur->kind == WEFT_STACK_PRIVATE;
+    return likely(t->plain) ? 0 : weft__co_reserve(cur, t->co);
+}
+
 int weft__park(weft__task *t, weft__reason reason, const void *obj, int64_t deadline,
                unsigned flags)
 {
     weft__sched *s = weft__sched_cur;
     weft_co *cur = weft__th.cur;
-    /* Room to save shared frames when another task displaces them: that
-     * happens in a switch, where no one could be told of ENOMEM. */
-    if ((deadline > 0 && weft__timer_add(s, t, deadline) != 0) ||
-        (unlikely(cur->kind == WEFT_STACK_SHARED || cur != t->co) &&
-         weft__co_reserve(cur, t->co) != 0)) {
+    if ((deadline > 0 && weft__timer_add(s, t, deadline) != 0) || settle_frames(t, cur) != 0) {
         if (t->heap_idx)
             weft__timer_del(s, t);
         for (size_t i = 0; i < t->nwaiters; i++)
@@ -505,9 +512,8 @@ int weft_pause(void)
         return -1;
     weft__sched *s = weft__sched_cur;
     weft_co *cur = weft__th.cur;
-    if (unlikely(cur->kind == WEFT_STACK_SHARED || cur != t->co) &&
-        weft__co_reserve(cur, t->co) != 0)
-        return -1; /* as weft__park: no room to save its frames */
+    if (settle_frames(t, cur) != 0)
+        return -1;
     t->resume = cur;
     weft__ready_push(s, t);
     weft__switch_out(s, t);

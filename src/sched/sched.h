@@ -82,6 +82,7 @@ struct weft__task {
     uint8_t flags;         /* PARK_* of the current wait */
     uint8_t owned;         /* weft_run's main task: nobody else joins it */
     uint8_t detached;      /* freed as soon as it finishes */
+    uint8_t plain;         /* waits in place: private, driving no generator */
     uint8_t reason;        /* weft__reason of the current wait */
     int wake;              /* why the wait ended: 0, ETIMEDOUT, ECANCELED, EPIPE */
     size_t fired;          /* which waiter woke it (select) */
@@ -216,8 +217,7 @@ void weft__wake(weft__task *t, int why, size_t fired);
 void weft__task_copy_slow(weft__task *t, void *at, void *buf, size_t n, int dir);
 static inline void weft__task_copy(weft__task *t, void *at, void *buf, size_t n, int dir)
 {
-    weft_co *co = t->resume;
-    if (likely(co == t->co && co->kind == WEFT_STACK_PRIVATE)) {
+    if (likely(t->plain)) {
         if (dir)
             memcpy(at, buf, n);
         else
