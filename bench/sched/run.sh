@@ -29,7 +29,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a + 0 > 0) printf "%
 go_ok=""
 if command -v go >/dev/null 2>&1; then
     export GOCACHE="${GOCACHE:-$PWD/$build/bench/sched/gocache}" GOFLAGS=-mod=mod GO111MODULE=off
-    if go build -o "$dir/go_spawn" "$src/peers/spawn.go" && go build -o "$dir/go_pingpong" "$src/peers/pingpong.go"; then
+    if go build -o "$dir/go_spawn" "$src/peers/spawn.go" && go build -o "$dir/go_pingpong" "$src/peers/pingpong.go" &&
+        go build -o "$dir/go_skynet" "$src/peers/skynet.go"; then
         go_ok=1
     fi
 fi
@@ -60,3 +61,46 @@ fi
 
 echo "== sched: ${SLEEPERS_N:-100000} tasks sleeping to random deadlines within 1 s (one run) =="
 "$dir/sleepers" "${SLEEPERS_N:-100000}"
+
+# skynet: the median by time of $SKYNET_RUNS runs of a line of key=value
+# pairs, printed whole.
+median_line() {
+    i=0
+    : >"$dir/skynet.runs"
+    while [ $i -lt "${SKYNET_RUNS:-3}" ]; do
+        "$@" >>"$dir/skynet.runs" 2>&1 || { echo "failed: $*"; return; }
+        i=$((i + 1))
+    done
+    sort -t= -k5 -g "$dir/skynet.runs" | awk -F'ms=' '{split($2, a, " "); print a[1] "\t" $0}' |
+        sort -g | awk -v n="${SKYNET_RUNS:-3}" 'NR == int((n + 1) / 2) { sub(/^[^\t]*\t/, ""); print }'
+}
+leaves=${SKYNET_N:-1000000}
+echo "== sched: skynet, $leaves leaves (1.1M tasks), one CPU, median of ${SKYNET_RUNS:-3} =="
+pin=""
+taskset -c 0 true 2>/dev/null && pin="taskset -c 0"
+wp=$(median_line $pin "$dir/skynet" "$leaves" private)
+ws=$(median_line $pin "$dir/skynet" "$leaves" shared)
+echo "weft private stacks       $wp"
+echo "weft shared stacks        $ws"
+if [ -n "$go_ok" ]; then
+    g=$(GOMAXPROCS=1 median_line $pin "$dir/go_skynet" "$leaves")
+    echo "go (GOMAXPROCS=1)         $g"
+    gms=$(printf '%s\n' "$g" | sed -n 's/.*ms=\([0-9.]*\).*/\1/p')
+    for k in private shared; do
+        line=$([ $k = private ] && echo "$wp" || echo "$ws")
+        wms=$(printf '%s\n' "$line" | sed -n 's/.*ms=\([0-9.]*\).*/\1/p')
+        echo "ratio weft $k / go       $(ratio "$wms" "$gms")"
+    done
+else
+    echo "go (GOMAXPROCS=1)         skipped: go not installed"
+fi
+if command -v strace >/dev/null 2>&1; then
+    n=$((leaves / 10))
+    for k in private shared; do
+        calls=$(strace -f -c -o "$dir/skynet.strace" "$dir/skynet" "$n" $k >/dev/null 2>&1 &&
+            awk '/total/ {print $3}' "$dir/skynet.strace")
+        echo "system calls per task, $k ($n leaves): $(awk -v c="$calls" -v t="$((n + n / 9))" 'BEGIN { printf "%.4f", c / t }')"
+    done
+else
+    echo "system calls per task: skipped (no strace)"
+fi

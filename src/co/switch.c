@@ -10,14 +10,21 @@
 #include "base/tools.h"
 
 /* Headroom for the frames a coroutine pushes between deciding to switch
- * and switching, when it must guess its own image size. */
+ * and switching, when it must guess its own image size: from anywhere
+ * (FRAME_SLACK), and from the scheduler's parking call (PARK_SLACK), which
+ * is a few small frames above the switch. The image of a parked task is
+ * sized to its frames plus that. */
 #define FRAME_SLACK 2048
+#define PARK_SLACK (weft__tools_fibers ? 1024 : 64)
 
 static void evict(weft_co *o, weft__shared *s)
 {
     size_t len = (size_t)(s->hi - weft__frames_lo(o));
-    if (!weft__image_fits(&o->u.sh.image, len, WEFT_INL_CAP))
-        weft__co_die(o, "shared stack image larger than reserved");
+    /* Room was made before the switch; frames deeper than foreseen take
+     * more, which only a process out of memory cannot have. */
+    if (!weft__image_fits(&o->u.sh.image, len, WEFT_INL_CAP) &&
+        weft__image_reserve(&o->u.sh.image, len, WEFT_INL_CAP) != 0)
+        weft__co_die(o, "out of memory saving a shared stack");
     weft__image_save(&o->u.sh.image, weft__frames_lo(o), s->hi, weft__co_inl(o), WEFT_INL_CAP);
 }
 
@@ -247,10 +254,11 @@ int weft__co_reserve(weft_co *inner, const weft_co *outer)
     for (weft_co *c = inner;; c = c->resumer) {
         weft__shared *s = c->kind == WEFT_STACK_SHARED ? c->u.sh.on : NULL;
         if (s != NULL) {
-            /* The running one's frames will end a little deeper than
-             * here; twice the slack of a switch's own reservation. */
-            char *lo = c == inner ? (char *)__builtin_frame_address(0) - 2 * FRAME_SLACK
-                                  : weft__frames_lo(c);
+            /* The running one's frames will end a few calls deeper
+             * than here, where the scheduler switches (more under the
+             * sanitizers, whose switch makes calls of its own). */
+            char *lo =
+                c == inner ? (char *)__builtin_frame_address(0) - PARK_SLACK : weft__frames_lo(c);
             if (lo < s->lo)
                 lo = s->lo;
             if (weft__image_reserve(&c->u.sh.image, (size_t)(s->hi - lo), WEFT_INL_CAP) != 0)

@@ -224,7 +224,7 @@ weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opt
     co->task_data = t;
     co->resumer = s->loop; /* where co.c's exit path returns to */
     /* What can fail of a shared task's first run fails here instead. */
-    if (co->kind == WEFT_STACK_SHARED && weft__co_settle(co, s->loop) != 0) {
+    if (co->kind == WEFT_STACK_SHARED && weft__co_settle(co, weft__th.cur) != 0) {
         weft__co_free(co);
         rec_put(s, t);
         errno = ENOMEM;
