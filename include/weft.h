@@ -224,7 +224,11 @@ WEFT_API int weft_co_defer(void (*fn)(void *), void *arg);
  *              the task unwinds;
  *   ETIMEDOUT  the deadline came first;
  *   ENOMEM     no memory for the timer of a deadline, or, for a task on a
- *              shared stack, to save its frames while it waits.
+ *              shared stack, to save its frames while it waits. (A task
+ *              that cannot be resumed for want of memory to save the
+ *              frames it displaces waits its turn again; after a million
+ *              such tries in a row the process aborts with a "weft: "
+ *              line.)
  * Blocking calls allocate nothing except, rarely, to grow the timer heap
  * or a shared-stack task's saved image.
  *

@@ -164,12 +164,12 @@ int weft__co_copy(weft_co *co, void *at, void *buf, size_t n, int dir);
 /* weft_co_free without the check that co is not a task: the scheduler's. */
 void weft__co_free(weft_co *co);
 
-/* Makes room in the saved images of the shared coroutines from inner (the
- * running one) up its chain of resumers to outer, so that displacing them
- * later allocates nothing: a scheduler calls it before it parks a task,
- * where running out of memory can still be an error. Returns 0, or -1
- * with errno ENOMEM. */
-int weft__co_reserve(weft_co *inner, const weft_co *outer);
+/* What can fail of a weft__co_jump to `to`, done first, for a scheduler
+ * that can still report or retry: room for the image of whoever `to`
+ * displaces (the running coroutine too, when it is on to's stack), and
+ * to's stack if it has none yet. Only needed when to->slow. Returns 0, or
+ * -1 with errno ENOMEM having changed nothing visible. */
+int weft__co_prepare(weft_co *to);
 
 /* Aborts the process with one line "weft: <what> in coroutine 'NAME'". */
 __attribute__((noreturn)) void weft__co_die(const weft_co *co, const char *what);

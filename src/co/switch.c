@@ -9,13 +9,10 @@
 #include "co/switch.h"
 #include "base/tools.h"
 
-/* Headroom for the frames a coroutine pushes between deciding to switch
- * and switching, when it must guess its own image size: from anywhere
- * (FRAME_SLACK), and from the scheduler's parking call (PARK_SLACK), which
- * is a few small frames above the switch. The image of a parked task is
- * sized to its frames plus that. */
-#define FRAME_SLACK 2048
-#define PARK_SLACK (weft__tools_fibers ? 1024 : 64)
+/* Headroom for the frames a running coroutine pushes between making room
+ * for its own image (weft__prepare) and switching, a few small calls (more
+ * under the sanitizers, whose switch makes calls of its own). */
+#define SWITCH_SLACK (weft__tools_fibers ? 1024 : 256)
 
 static void evict(weft_co *o, weft__shared *s)
 {
@@ -244,29 +241,9 @@ static int scratch_ready(void)
 static int reserve_running(weft_co *from)
 {
     weft__shared *s = from->u.sh.on;
-    char *here = (char *)__builtin_frame_address(0) - FRAME_SLACK;
+    char *here = (char *)__builtin_frame_address(0) - SWITCH_SLACK;
     size_t len = (size_t)(s->hi - (here < s->lo ? s->lo : here));
     return weft__image_reserve(&from->u.sh.image, len, WEFT_INL_CAP);
-}
-
-int weft__co_reserve(weft_co *inner, const weft_co *outer)
-{
-    for (weft_co *c = inner;; c = c->resumer) {
-        weft__shared *s = c->kind == WEFT_STACK_SHARED ? c->u.sh.on : NULL;
-        if (s != NULL) {
-            /* The running one's frames will end a few calls deeper
-             * than here, where the scheduler switches (more under the
-             * sanitizers, whose switch makes calls of its own). */
-            char *lo =
-                c == inner ? (char *)__builtin_frame_address(0) - PARK_SLACK : weft__frames_lo(c);
-            if (lo < s->lo)
-                lo = s->lo;
-            if (weft__image_reserve(&c->u.sh.image, (size_t)(s->hi - lo), WEFT_INL_CAP) != 0)
-                return -1;
-        }
-        if (c == outer)
-            return 0;
-    }
 }
 
 int weft__prepare(weft_co *from, weft_co *to)
@@ -307,6 +284,11 @@ void *weft__switch_or_die(weft_co *from, weft_co *to, void *val)
     if (unlikely(to->slow) && weft__prepare(from, to) != 0)
         weft__co_die(from, "out of memory saving a shared stack");
     return weft__switch_to(from, to, val);
+}
+
+int weft__co_prepare(weft_co *to)
+{
+    return weft__prepare(weft__th.cur, to);
 }
 
 void *weft__co_jump(weft_co *to, void *val)

@@ -74,15 +74,17 @@ static void unpin(weft__sched *s, weft__task *t)
     }
 }
 
-/* Notes whether the memory of the task about to wait is where its
- * pointers say (a private task driving no generator: one byte for wakers
- * to test), and otherwise makes room to save its shared frames for when
- * another task displaces them: that happens in a switch, where no one
- * could be told of ENOMEM. Returns 0, or -1 with errno ENOMEM. */
-static inline int settle_frames(weft__task *t, weft_co *cur)
+/* A wait that could not start: no room for its timer, or to save shared
+ * frames. Undoes what the wait set up. */
+static int unpark(weft__sched *s, weft__task *t)
 {
-    t->plain = cur == t->co && cur->kind == WEFT_STACK_PRIVATE;
-    return likely(t->plain) ? 0 : weft__co_reserve(cur, t->co);
+    t->state = T_RUNNING;
+    if (t->heap_idx)
+        weft__timer_del(s, t);
+    for (size_t i = 0; i < t->nwaiters; i++)
+        weft__wq_unlink(&t->waiters[i]);
+    t->nwaiters = 0;
+    return ENOMEM;
 }
 
 int weft__park(weft__task *t, weft__reason reason, const void *obj, int64_t deadline,
@@ -90,24 +92,19 @@ int weft__park(weft__task *t, weft__reason reason, const void *obj, int64_t dead
 {
     weft__sched *s = weft__sched_cur;
     weft_co *cur = weft__th.cur;
-    if ((deadline > 0 && weft__timer_add(s, t, deadline) != 0) || settle_frames(t, cur) != 0) {
-        if (t->heap_idx)
-            weft__timer_del(s, t);
-        for (size_t i = 0; i < t->nwaiters; i++)
-            weft__wq_unlink(&t->waiters[i]);
-        t->nwaiters = 0;
-        return ENOMEM;
-    }
+    if (deadline > 0 && weft__timer_add(s, t, deadline) != 0)
+        return unpark(s, t);
+    /* Is the task's memory where its pointers say (a private task driving
+     * no generator)? One byte for wakers to test. */
+    t->plain = cur == t->co && cur->kind == WEFT_STACK_PRIVATE;
     t->reason = (uint8_t)reason;
     t->obj = obj;
     t->since = coarse_now();
     t->state = T_WAITING;
     /* The innermost running coroutine: the task or a generator it drives. */
     t->resume = cur;
-    if (likely(!flags)) {
-        weft__switch_out(s, t);
-        return t->wake;
-    }
+    if (likely(!flags))
+        return likely(weft__switch_out(s, t) == 0) ? t->wake : unpark(s, t);
     t->flags = (uint8_t)flags;
     if (flags & PARK_EXTERNAL)
         s->external++;
@@ -115,13 +112,13 @@ int weft__park(weft__task *t, weft__reason reason, const void *obj, int64_t dead
         s->pins++;
         pin(t, 1);
     }
-    weft__switch_out(s, t);
+    int rc = weft__switch_out(s, t);
     if (flags & PARK_EXTERNAL)
         s->external--;
     if (flags & PARK_PIN)
         unpin(s, t);
     t->flags = 0;
-    return t->wake;
+    return rc == 0 ? t->wake : unpark(s, t);
 }
 
 void weft__wake(weft__task *t, int why, size_t fired)
@@ -291,6 +288,16 @@ static inline void run_one(weft__sched *s, weft__task *t)
     }
     s->current = t;
     t->state = T_RUNNING;
+    if (unlikely(t->resume->slow) && weft__co_prepare(t->resume) != 0) {
+        /* No memory to save the frames t displaces: it waits its turn
+         * again, the memory may be back by then. */
+        s->current = NULL;
+        if (++s->starved > 1000000)
+            weft__co_die(t->co, "out of memory to save a shared stack, for a million tries");
+        weft__ready_push(s, t);
+        return;
+    }
+    s->starved = 0;
     void *ret = weft__co_jump(t->resume, NULL);
     /* Tasks may have switched to each other directly: the one that came
      * back here is the current one. */
@@ -512,12 +519,25 @@ int weft_pause(void)
         return -1;
     weft__sched *s = weft__sched_cur;
     weft_co *cur = weft__th.cur;
-    if (settle_frames(t, cur) != 0)
-        return -1;
+    if (!s->nready)
+        return 0; /* alone: goes on */
+    t->plain = cur == t->co && cur->kind == WEFT_STACK_PRIVATE;
     t->resume = cur;
     weft__ready_push(s, t);
-    weft__switch_out(s, t);
-    return 0;
+    if (likely(weft__switch_out(s, t) == 0))
+        return 0;
+    /* No room to save its frames: out of the queue again, at its tail. */
+    weft__task **p = &s->ready_head, *prev = NULL;
+    while (*p != t) {
+        prev = *p;
+        p = &(*p)->next_ready;
+    }
+    *p = NULL;
+    s->ready_tail = prev;
+    s->nready--;
+    t->state = T_RUNNING;
+    errno = ENOMEM;
+    return -1;
 }
 
 int weft_sleep(int64_t deadline)

@@ -121,11 +121,13 @@ struct weft__sched {
     uint64_t seq;
     uint64_t rng;
     int deadlocked;
-    unsigned budget;      /* direct switches left before the loop runs */
-    weft__poller *poller; /* made by the io layer on first use (idle.c) */
-    weft__task *stalled;  /* ready, but their shared stack is pinned by a
-                             task whose memory another thread uses */
-    size_t pins;          /* tasks parked with PARK_PIN */
+    unsigned budget;       /* direct switches left before the loop runs */
+    weft__poller *poller;  /* made by the io layer on first use (idle.c) */
+    weft__task *stalled;   /* ready, but their shared stack is pinned by a
+                              task whose memory another thread uses */
+    size_t pins;           /* tasks parked with PARK_PIN */
+    unsigned long starved; /* tasks in a row that could not be resumed for
+                              want of memory */
 };
 
 extern __thread weft__sched *weft__sched_cur __attribute__((tls_model("initial-exec")));
@@ -180,8 +182,14 @@ static inline int weft__enter(weft__task **self)
 }
 
 /* Leaves the calling task t (already queued or parked): switches straight
- * to the next ready task while the budget lasts, else to the loop. */
-static inline void weft__switch_out(weft__sched *s, weft__task *t)
+ * to the next ready task while the budget lasts, else to the loop. A
+ * shared task's frames are saved only when another coroutine needs its
+ * stack, in a switch that can fail for want of memory: then the task that
+ * needed it waits its turn again (run_one), so nothing that is saved
+ * needs room kept for it. Returns 0 once t runs again, or -1 with errno
+ * ENOMEM when t could not leave (no memory to save t's own frames for the
+ * next task, nor to reach the loop). */
+static inline int weft__switch_out(weft__sched *s, weft__task *t)
 {
     weft__task *n = s->ready_head;
     if (n && s->budget && !s->pins) {
@@ -189,11 +197,25 @@ static inline void weft__switch_out(weft__sched *s, weft__task *t)
         weft__ready_pop(s);
         s->current = n;
         n->state = T_RUNNING;
-        if (n != t) /* a task that paused alone just goes on */
+        if (n == t) /* a task that paused alone just goes on */
+            return 0;
+        if (likely(!n->resume->slow || weft__co_prepare(n->resume) == 0)) {
             weft__co_jump(n->resume, NULL);
-    } else {
-        weft__co_jump(s->loop, NULL);
+            return 0;
+        }
+        /* Put back; the loop may still be reachable. */
+        n->state = T_READY;
+        n->next_ready = s->ready_head;
+        s->ready_head = n;
+        if (!s->ready_tail)
+            s->ready_tail = n;
+        s->nready++;
+        s->current = t;
     }
+    if (unlikely(s->loop->slow) && weft__co_prepare(s->loop) != 0)
+        return -1;
+    weft__co_jump(s->loop, NULL);
+    return 0;
 }
 
 /* ---- sched.c ------------------------------------------------------------ */
