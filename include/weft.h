@@ -41,12 +41,12 @@ typedef void *(*weft_fn)(void *arg);
 
 /* Stack kinds.
  *
- * A private stack belongs to one coroutine: its own mapping with a 64 KiB
- * guard below it (wide enough for the probes of -fstack-clash-protection on
+ * A private stack belongs to one coroutine: its own range of a slab (a
+ * mapping of many stacks, made with one mmap) with a 64 KiB guard below it (wide enough for the probes of -fstack-clash-protection on
  * every architecture, which a program should use for code that puts large
  * arrays on a coroutine's stack), committed by the kernel page by page as it is touched, and
- * returned to a per-thread pool on weft_co_free, so that creating and
- * freeing in a loop makes no system call. A private coroutine costs at least
+ * returned to a per-thread pool on weft_co_free, then to its slab, so that
+ * creating and freeing in a loop makes no system call. A private coroutine costs at least
  * one page of memory. Where the kernel has guard regions (Linux 6.13,
  * MADV_GUARD_INSTALL) the guard costs no memory map; elsewhere it is a
  * PROT_NONE range, each stack costs two of the process's vm.max_map_count
