@@ -68,7 +68,7 @@ static void reader_case(int sock)
 {
     int a[2], b[2];
     CHECK_INT(sock ? socketpair(AF_UNIX, SOCK_STREAM, 0, a) : pipe(a), 0);
-    waiter w;
+    static waiter w; /* not on this task's stack: the waiter writes it */
     weft_co *c = start(&w, a[0], 'r');
     CHECK_INT(weft_close(a[0]), 0);
     CHECK_INT(weft_close(a[1]), 0);
@@ -87,7 +87,7 @@ static void wait_fd_case(void)
 {
     int a[2], b[2];
     CHECK_INT(pipe(a), 0);
-    waiter w;
+    static waiter w; /* not on this task's stack: the waiter writes it */
     weft_co *c = start(&w, a[0], 'p');
     CHECK_INT(weft_close(a[0]), 0);
     CHECK_INT(weft_close(a[1]), 0);
@@ -110,7 +110,7 @@ static void writer_case(void)
     CHECK_INT(fcntl(a[1], F_SETFL, fcntl(a[1], F_GETFL) | O_NONBLOCK), 0);
     while (write(a[1], fill, sizeof fill) > 0)
         ;
-    waiter w;
+    static waiter w; /* not on this task's stack: the waiter writes it */
     weft_co *c = start(&w, a[1], 'w');
     CHECK_INT(weft_close(a[1]), 0);
     CHECK_INT(weft_close(a[0]), 0);
@@ -129,7 +129,7 @@ static void accept_case(void)
 {
     int l = weft_tcp_listen("127.0.0.1", 0, 16);
     CHECK(l >= 0);
-    waiter w;
+    static waiter w; /* not on this task's stack: the waiter writes it */
     weft_co *c = start(&w, l, 'a');
     CHECK_INT(weft_close(l), 0);
     int l2 = weft_tcp_listen("127.0.0.1", 0, 16);

@@ -213,7 +213,10 @@ static void run_case(kase *k, void (*first)(kase *), void (*later)(kase *))
 {
     printf("%s\n", k->name);
     fflush(stdout);
-    run r = {k, weft_chan_new(sizeof(int), 0), 0, 0, 0, 0};
+    /* Static, as is main_task's kase: the reader uses both while this task
+     * waits, and a shared stack saves this task's frames away meanwhile. */
+    static run r;
+    r = (run){k, weft_chan_new(sizeof(int), 0), 0, 0, 0, 0};
     CHECK(r.done1);
     weft_co *c = weft_spawn(reader, &r, NULL);
     CHECK(c);
@@ -237,7 +240,7 @@ static void run_case(kase *k, void (*first)(kase *), void (*later)(kase *))
 static void *main_task(void *arg)
 {
     (void)arg;
-    kase k;
+    static kase k;
     int a[2];
 
     CHECK_INT(pipe(a), 0);

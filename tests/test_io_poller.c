@@ -103,7 +103,7 @@ static void *main_task(void *arg)
 
 static void *sleeper(void *arg)
 {
-    CHECK_ERR(weft_sleep(*(int64_t *)arg), -1, ECANCELED);
+    CHECK_ERR(weft_sleep((int64_t)(intptr_t)arg), -1, ECANCELED);
     return NULL;
 }
 
@@ -123,7 +123,9 @@ static void *far_task(void *arg)
     int64_t far[] = {INT64_MAX, INT64_MAX - 1, day50 + 100000000, day50 + 1000000000};
     for (size_t i = 0; i < sizeof far / sizeof far[0]; i++) {
         int64_t deadline = far[i] > day50 * 2 ? far[i] : weft_now() + far[i];
-        weft_co *s = weft_spawn(sleeper, &deadline, NULL);
+        /* By value: the sleeper starts once this task pauses, and this
+         * task's frames may be saved away by then (a shared stack). */
+        weft_co *s = weft_spawn(sleeper, (void *)(intptr_t)deadline, NULL);
         CHECK(s);
         CHECK_INT(weft_pause(), 0); /* it sleeps */
         weft_future *f = weft_future_new();
