@@ -71,8 +71,10 @@ static void flat_memory(const weft_opts *o, long n)
            o->stack_kind == WEFT_STACK_SHARED ? "shared" : "private", before, after, maps,
            maps_after);
     CHECK_INT(ran, 10000 + n);
-    /* A finished task that stayed would cost a page or more. */
-    CHECK(after - before < 4096);
+    /* A finished task that stayed would cost a page or more. (Under qemu
+     * the RSS is the emulator's, whose translation caches grow.) */
+    if (!test_under_is("qemu"))
+        CHECK(after - before < 4096);
     CHECK(maps_after <= maps + 2);
 }
 

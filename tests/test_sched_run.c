@@ -31,6 +31,24 @@ static void *sleeper(void *arg)
     return NULL;
 }
 
+static volatile int spin_done;
+
+static void *wake_flag(void *arg)
+{
+    (void)arg;
+    CHECK_INT(weft_sleep(weft_now() + 2 * MS), 0);
+    spin_done = 1;
+    return NULL;
+}
+
+static void *spin_pauser(void *arg)
+{
+    (void)arg;
+    while (!spin_done)
+        CHECK_INT(weft_pause(), 0);
+    return NULL;
+}
+
 static void *main_task(void *arg)
 {
     CHECK_PTR(arg, &order);
@@ -66,6 +84,15 @@ static void *main_task(void *arg)
         CHECK_INT(weft_join(s[i], NULL, -1), 0);
     order[norder] = 0;
     CHECK_STR(order, "123");
+
+    /* A task that pauses alone, in a loop, lets the timers fire: the
+     * sleeper wakes and ends the loop. */
+    spin_done = 0;
+    weft_co *sl = weft_spawn(wake_flag, NULL, NULL);
+    weft_co *sp = weft_spawn(spin_pauser, NULL, NULL);
+    CHECK(sl && sp);
+    CHECK_INT(weft_join(sl, NULL, -1), 0);
+    CHECK_INT(weft_join(sp, NULL, -1), 0);
     return (void *)42;
 }
 

@@ -414,6 +414,45 @@ static void resumer_locals(void)
     }
 }
 
+/* ---- a lock of a task's own, timed out while its frames are away ------- */
+
+static int own_done, own_corrupt;
+
+static void *own_sem(void *arg)
+{
+    (void)arg;
+    weft_sem s; /* in this task's frames */
+    CHECK_INT(weft_sem_init(&s, 0), 0);
+    CHECK_ERR(weft_sem_wait(&s, weft_now() + 5000000), -1, ETIMEDOUT);
+    CHECK_INT(weft_sem_destroy(&s), 0); /* its queue left as it should */
+    own_done = 1;
+    return NULL;
+}
+
+static void *frame_keeper(void *arg)
+{
+    (void)arg;
+    volatile unsigned char frame[2048];
+    memset((void *)frame, 0x5a, sizeof frame);
+    while (!own_done) {
+        weft_pause();
+        for (size_t i = 0; i < sizeof frame; i++)
+            own_corrupt += frame[i] != 0x5a;
+    }
+    return NULL;
+}
+
+static void own_lock(void)
+{
+    /* Enough keepers that some run on the waiter's stack. */
+    weft_co *t[9];
+    t[0] = spawn_sh(own_sem, NULL);
+    for (int i = 1; i < 9; i++)
+        t[i] = spawn_sh(frame_keeper, NULL);
+    join_all(t, 9);
+    CHECK_INT(own_corrupt, 0);
+}
+
 /* ---- weft_run inside a shared coroutine ---------------------------------- */
 
 static void *inner_main(void *arg)
@@ -449,6 +488,7 @@ static void *main_task(void *arg)
     offloads();
     skynet_tree(10000);
     resumer_locals();
+    own_lock();
     return NULL;
 }
 

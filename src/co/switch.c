@@ -238,19 +238,19 @@ static int scratch_ready(void)
  * visible. Returns 0, or -1 with errno ENOMEM. */
 /* Room for the image of `from`, which is still running: its frames will
  * end a little below this function's. */
-static int reserve_running(weft_co *from)
+static int reserve_running(weft_co *from, size_t slack)
 {
     weft__shared *s = from->u.sh.on;
-    char *here = (char *)__builtin_frame_address(0) - SWITCH_SLACK;
+    char *here = (char *)__builtin_frame_address(0) - slack;
     size_t len = (size_t)(s->hi - (here < s->lo ? s->lo : here));
     return weft__image_reserve(&from->u.sh.image, len, WEFT_INL_CAP);
 }
 
-int weft__prepare(weft_co *from, weft_co *to)
+static int prepare(weft_co *from, weft_co *to, size_t slack)
 {
     /* Under ASan a shared coroutine is saved whenever it leaves. */
     if (weft__tools_asan && from->kind == WEFT_STACK_SHARED && from->state != ST_DEAD &&
-        reserve_running(from) != 0)
+        reserve_running(from, slack) != 0)
         return -1;
     if (to->kind != WEFT_STACK_SHARED)
         return 0;
@@ -261,8 +261,13 @@ int weft__prepare(weft_co *from, weft_co *to)
     if (o == to || o == NULL || o->state == ST_DEAD)
         return 0;
     if (o == from)
-        return scratch_ready() != 0 || reserve_running(from) != 0 ? -1 : 0;
+        return scratch_ready() != 0 || reserve_running(from, slack) != 0 ? -1 : 0;
     return weft__image_reserve(&o->u.sh.image, (size_t)(s->hi - weft__frames_lo(o)), WEFT_INL_CAP);
+}
+
+int weft__prepare(weft_co *from, weft_co *to)
+{
+    return prepare(from, to, SWITCH_SLACK);
 }
 
 __attribute__((noinline)) void *weft__switch_slow(weft_co *from, weft_co *to, void *val)
@@ -288,7 +293,9 @@ void *weft__switch_or_die(weft_co *from, weft_co *to, void *val)
 
 int weft__co_prepare(weft_co *to)
 {
-    return weft__prepare(weft__th.cur, to);
+    /* Twice the slack: the jump that follows prepares again from a few
+     * frames deeper, and must find the room made here. */
+    return prepare(weft__th.cur, to, 2 * SWITCH_SLACK);
 }
 
 void *weft__co_jump(weft_co *to, void *val)

@@ -92,11 +92,11 @@ int weft__park(weft__task *t, weft__reason reason, const void *obj, int64_t dead
 {
     weft__sched *s = weft__sched_cur;
     weft_co *cur = weft__th.cur;
-    if (deadline > 0 && weft__timer_add(s, t, deadline) != 0)
-        return unpark(s, t);
     /* Is the task's memory where its pointers say (a private task driving
      * no generator)? One byte for wakers to test. */
     t->plain = cur == t->co && cur->kind == WEFT_STACK_PRIVATE;
+    if (deadline > 0 && weft__timer_add(s, t, deadline) != 0)
+        return unpark(s, t);
     t->reason = (uint8_t)reason;
     t->obj = obj;
     t->since = coarse_now();
@@ -148,6 +148,23 @@ void weft__task_copy_slow(weft__task *t, void *at, void *buf, size_t n, int dir)
         memcpy(at, buf, n);
     else
         memcpy(buf, at, n);
+}
+
+void weft__wq_unlink_away(weft__waiter *w)
+{
+    weft__task *t = w->task;
+    weft_waitq q;
+    weft__task_copy(t, w->q, &q, sizeof q, 0);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        q.head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        q.tail = w->prev;
+    weft__task_copy(t, w->q, &q, sizeof q, 1);
+    w->q = NULL;
 }
 
 weft__waiter *weft__waiters(weft__task *t, size_t n)
@@ -519,8 +536,6 @@ int weft_pause(void)
         return -1;
     weft__sched *s = weft__sched_cur;
     weft_co *cur = weft__th.cur;
-    if (!s->nready)
-        return 0; /* alone: goes on */
     t->plain = cur == t->co && cur->kind == WEFT_STACK_PRIVATE;
     t->resume = cur;
     weft__ready_push(s, t);

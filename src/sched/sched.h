@@ -277,11 +277,19 @@ static inline void weft__wq_push(weft_waitq *q, weft__waiter *w)
     q->tail = w;
 }
 
+void weft__wq_unlink_away(weft__waiter *w);
+
 static inline void weft__wq_unlink(weft__waiter *w)
 {
     weft_waitq *q = w->q;
     if (!q)
         return;
+    /* The queue may be in the waiting task's own frames (a lock or
+     * semaphore of its own, timed out or cancelled while it is away). */
+    if (unlikely(!w->task->plain)) {
+        weft__wq_unlink_away(w);
+        return;
+    }
     if (w->prev)
         w->prev->next = w->next;
     else

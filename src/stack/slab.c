@@ -239,6 +239,7 @@ static slab *slab_new(cls *c)
      * costs one mapping and no allocation. */
     size_t page = weft__page_size(), stacks, bytes;
     char *base;
+    int retried = 0;
     for (;;) {
         stacks = (size_t)n * c->map_size;
         bytes =
@@ -251,6 +252,12 @@ static slab *slab_new(cls *c)
             break;
         if (n == 1)
             return NULL;
+        /* Tried once more at the same size: a slab smaller than its turn
+         * would change the layout of every later one. */
+        if (!retried) {
+            retried = 1;
+            continue;
+        }
         n /= 2;
     }
     slab *s = (slab *)(base + stacks);
