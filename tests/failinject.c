@@ -680,6 +680,11 @@ int main(int argc, char **argv)
      * depend on how many workers the timing started. */
     setenv("WEFT_WORKERS", "1", 1);
     io_test_init();
+    /* Some two hundred children, each running the workload twice: minutes
+     * under valgrind or an emulator, for paths the plain and ASan modes
+     * already run. */
+    if (!only && (test_under_is("valgrind") || test_under_is("qemu")))
+        test_skip("one child per injected failure is too slow under valgrind and qemu");
     if (only) {
         outcome o;
         int rc = run_n(only, &o);
