@@ -276,6 +276,7 @@ WEFT_API weft_co *weft_spawn(weft_fn fn, void *arg, const weft_opts *opts);
  *   EINVAL   task is NULL, not a task, or belongs to a group;
  *   EDEADLK  task is the caller, or another task is already joining it
  *            (weft_run's first task counts as joined by weft_run), or it
+ *            is detached (weft_detach), or it
  *            was already joined (detected while its memory has not been
  *            reused; a stale handle is undefined in general, as with
  *            pthread_join). */

@@ -120,7 +120,8 @@ static void *main_task(void *arg)
     CHECK(t != NULL);
     CHECK_INT(weft_pause(), 0);
     CHECK_INT(weft_detach(t), 0);
-    CHECK_ERR(weft_detach(t), -1, EDEADLK); /* twice */
+    CHECK_ERR(weft_detach(t), -1, EDEADLK);        /* twice */
+    CHECK_ERR(weft_join(t, NULL, 0), -1, EDEADLK); /* detached: nobody joins it */
 
     /* Errors. */
     CHECK_ERR(weft_detach(NULL), -1, EINVAL);

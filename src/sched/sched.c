@@ -469,22 +469,33 @@ weft__task *weft__task_of(weft_co *co)
     return co->task_data;
 }
 
+/* The record of a task that the caller `self` may join or detach: not in
+ * a group (EINVAL), not self, nor weft_run's first, nor joined or detached
+ * by anyone else (EDEADLK). NULL with errno otherwise. */
+static weft__task *unclaimed(weft_co *task, const weft__task *self)
+{
+    weft__task *t = weft__task_of(task);
+    if (!t)
+        return NULL;
+    if (t->group) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (t == self || t->joiner || t->owned || t->detached) {
+        errno = EDEADLK;
+        return NULL;
+    }
+    return t;
+}
+
 int weft_join(weft_co *task, void **result, int64_t deadline)
 {
     weft__task *self;
     if (weft__enter(&self) != 0)
         return -1;
-    weft__task *t = weft__task_of(task);
+    weft__task *t = unclaimed(task, self);
     if (!t)
         return -1;
-    if (t->group) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (t == self || t->joiner || t->owned) {
-        errno = EDEADLK;
-        return -1;
-    }
     if (t->state != T_DONE) {
         if (weft__expired(deadline)) {
             errno = ETIMEDOUT;
@@ -511,17 +522,9 @@ int weft_detach(weft_co *task)
         errno = EPERM;
         return -1;
     }
-    weft__task *t = weft__task_of(task);
+    weft__task *t = unclaimed(task, NULL);
     if (!t)
         return -1;
-    if (t->group) {
-        errno = EINVAL;
-        return -1;
-    }
-    if (t->joiner || t->owned || t->detached) {
-        errno = EDEADLK;
-        return -1;
-    }
     if (t->state == T_DONE)
         weft__task_free(s, t);
     else
