@@ -133,6 +133,8 @@ static int guards_batch(char *base, size_t map_size, unsigned n)
     for (unsigned i = 0; i < n; i++)
         iov[i] = (struct iovec){base + (size_t)i * map_size, guard};
     size_t want = (size_t)n * guard;
+    if (weft__tools_valgrind)
+        batch_mode = 3; /* it knows neither process_madvise nor pidfd_open */
     if (batch_mode <= 1) {
         if (pmadvise(PIDFD_SELF_THREAD_GROUP, iov, n) == (long)want) {
             batch_mode = 1;
