@@ -39,7 +39,7 @@ for t in "$dir"/test_*; do
         esac
     fi
     # shellcheck disable=SC2086 # the wrapper is a list of words
-    timeout "$timeout_s" ${WEFT_TEST_WRAPPER:-} "$t" >"$out" 2>&1 </dev/null
+    timeout -k 10 "$timeout_s" ${WEFT_TEST_WRAPPER:-} "$t" >"$out" 2>&1 </dev/null
     rc=$?
     if [ "$rc" -eq 0 ]; then
         echo "PASS $name"
