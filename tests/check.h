@@ -151,6 +151,23 @@ static inline void *test_deep(void *arg)
 }
 
 /* The number of memory maps of this process. */
+/* A "Field: N kB" line of /proc/self/status (VmRSS, VmSize), in kB; -1
+ * when it cannot be read. */
+static inline long test_status_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    size_t n = strlen(field);
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':' && sscanf(line + n + 1, "%ld", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
 static inline int test_count_maps(void)
 {
     FILE *f = fopen("/proc/self/maps", "r");

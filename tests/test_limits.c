@@ -20,20 +20,6 @@ static void *yield_once(void *arg)
     return (void *)(intptr_t)buf[100];
 }
 
-static long vm_size_bytes(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
-    char line[256];
-    long kb = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmSize: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb < 0 ? -1 : kb * 1024;
-}
-
 /* Runs, then frees, the n coroutines. */
 static void run_and_free(weft_co **cos, int n)
 {
@@ -73,7 +59,7 @@ static int fill_big(weft_co **cos)
 static void rlimit_child(void *arg)
 {
     (void)arg;
-    long vm = vm_size_bytes();
+    long vm = test_status_kb("VmSize") * 1024;
     CHECK(vm > 0);
     /* 64 MiB above what the process uses already. */
     struct rlimit rl = {.rlim_cur = (rlim_t)vm + ((rlim_t)64 << 20),

@@ -33,16 +33,6 @@ static void *count(void *arg)
     return NULL;
 }
 
-static long rss_kb(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, res = 0;
-    CHECK(f != NULL);
-    CHECK(fscanf(f, "%ld %ld", &pages, &res) == 2);
-    fclose(f);
-    return res * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 /* Runs n detached tasks, at most `live` alive at once. */
 static void detached_tasks(long n, int live, const weft_opts *o)
 {
@@ -60,10 +50,10 @@ static void flat_memory(const weft_opts *o, long n)
 {
     ran = 0;
     detached_tasks(10000, 1000, o); /* warm: pools and heap at their size */
-    long before = rss_kb();
+    long before = test_status_kb("VmRSS");
     int maps = test_count_maps();
     detached_tasks(n, 1000, o);
-    long after = rss_kb();
+    long after = test_status_kb("VmRSS");
     /* Counted before printing: the first printf allocates stdout's buffer,
      * for which ASan's allocator maps a region of a new size class. */
     int maps_after = test_count_maps();

@@ -13,19 +13,6 @@ static int slow_tool(void)
            test_under_is("asan");
 }
 
-static long rss_kb(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    CHECK(f != NULL);
-    char line[256];
-    long kb = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
-}
-
 /* ---- finished tasks are freed promptly ---------------------------------- */
 
 static void *pauses(void *arg)
@@ -70,10 +57,10 @@ static void *rounds_main(void *arg)
      * (except under the tools, which hold freed memory back). */
     round_of(n, WEFT_STACK_SHARED);
     round_of(n, WEFT_STACK_SHARED);
-    long rss0 = rss_kb();
+    long rss0 = test_status_kb("VmRSS");
     for (int r = 0; r < rounds; r++)
         round_of(n, WEFT_STACK_SHARED);
-    long rss1 = rss_kb();
+    long rss1 = test_status_kb("VmRSS");
     if (!slow_tool() && rss1 > rss0 + 4096)
         FAIL("resident size grew from %ld to %ld kB over %d rounds of %d group tasks", rss0, rss1,
              rounds, n);
