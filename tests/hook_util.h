@@ -43,36 +43,38 @@ static inline void hook_test_init(char **argv)
 
 /* A task that counts ticks of 5 ms (with weft_sleep, not a hooked call)
  * until stopped: ticks during a blocking call prove that the call parked
- * and the thread ran other tasks. */
-typedef struct ticker {
+ * and the thread ran other tasks. One at a time, in static memory (what
+ * tasks share must not be on a shared stack; the tests' arguments to
+ * tasks are static too). */
+static struct ticker {
     volatile int stop;
     volatile long ticks;
     weft_co *task;
-} ticker;
+} hook_ticker;
 
 static inline void *ticker_body(void *arg)
 {
-    ticker *t = arg;
-    while (!t->stop) {
+    (void)arg;
+    while (!hook_ticker.stop) {
         weft_sleep(weft_now() + 5000000);
-        t->ticks++;
+        hook_ticker.ticks++;
     }
     return NULL;
 }
 
-static inline void ticker_start(ticker *t)
+static inline void ticker_start(void)
 {
-    t->stop = 0;
-    t->ticks = 0;
-    t->task = weft_spawn(ticker_body, t, NULL);
-    CHECK(t->task != NULL);
+    hook_ticker.stop = 0;
+    hook_ticker.ticks = 0;
+    hook_ticker.task = weft_spawn(ticker_body, NULL, NULL);
+    CHECK(hook_ticker.task != NULL);
 }
 
-static inline long ticker_stop(ticker *t)
+static inline long ticker_stop(void)
 {
-    t->stop = 1;
-    CHECK_INT(weft_join(t->task, NULL, -1), 0);
-    return t->ticks;
+    hook_ticker.stop = 1;
+    CHECK_INT(weft_join(hook_ticker.task, NULL, -1), 0);
+    return hook_ticker.ticks;
 }
 
 /* Runs fn(&args[i]) in n tasks at once and returns the elapsed ns, while a
@@ -81,8 +83,7 @@ static inline int64_t hook_together(int n, weft_fn fn, void *args, size_t size, 
 {
     weft_co *t[256];
     CHECK(n <= 256);
-    ticker tk;
-    ticker_start(&tk);
+    ticker_start();
     int64_t t0 = weft_now();
     for (int i = 0; i < n; i++) {
         t[i] = weft_spawn(fn, (char *)args + (size_t)i * size, NULL);
@@ -91,7 +92,7 @@ static inline int64_t hook_together(int n, weft_fn fn, void *args, size_t size, 
     for (int i = 0; i < n; i++)
         CHECK_INT(weft_join(t[i], NULL, -1), 0);
     int64_t el = weft_now() - t0;
-    long k = ticker_stop(&tk);
+    long k = ticker_stop();
     if (ticks)
         *ticks = k;
     return el;
