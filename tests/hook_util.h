@@ -33,9 +33,16 @@ static inline void hook_test_init(char **argv)
     (void)argv;
     printf("mode: linked in\n");
 #endif
+    /* libc's read resolves into the hook, or into a sanitizer's
+     * interceptor that calls the next definition: the hook's. */
     Dl_info info;
     CHECK(dladdr((void *)&read, &info) != 0);
-    CHECK(info.dli_fname && strstr(info.dli_fname, "libweft-hook"));
+    if (!info.dli_fname || !strstr(info.dli_fname, "libweft-hook")) {
+        CHECK(strstr(info.dli_fname, "san") != NULL);
+        void *h = dlopen("libweft-hook.so.0", RTLD_NOW | RTLD_NOLOAD);
+        CHECK(h != NULL);
+        dlclose(h);
+    }
     io_test_init();
 }
 

@@ -200,7 +200,7 @@ static void test_user_nonblock(void)
 static void *bad_fds(void *arg)
 {
     (void)arg;
-    char b[1];
+    char b[1] = {0};
     struct iovec v = {b, 1};
     CHECK_ERR(read(-1, b, 1), -1, EBADF);
     CHECK_ERR(write(-1, b, 1), -1, EBADF);

@@ -246,7 +246,7 @@ static void test_user_nonblock(void)
 static void *errors(void *arg)
 {
     (void)arg;
-    char b[4];
+    char b[4] = {0};
     CHECK_ERR(recv(-1, b, 1, 0), -1, EBADF);
     CHECK_ERR(send(999, b, 1, 0), -1, EBADF);
     CHECK_ERR(accept(999, NULL, NULL), -1, EBADF);
