@@ -313,11 +313,19 @@ def _context_regs(arch, sp, read):
     return regs
 
 
+def _c_name(name):
+    """gdb decodes a symbol without debug information as Ada would, and
+    shows weft__park as weft.park: give back the C name."""
+    if name and name.startswith("weft."):
+        return "weft__" + name[5:]
+    return name
+
+
 def _print_frames(limit=64):
     f = gdb.newest_frame().older()
     n = 0
     while f is not None and n < limit:
-        name = f.name() or "??"
+        name = _c_name(f.name()) or "??"
         sal = f.find_sal()
         loc = ""
         if sal.symtab:
@@ -357,7 +365,7 @@ def _symbol_at(addr):
         return None
     if out.startswith("No symbol") or " .text" not in out:
         return None
-    return out.split(" in section")[0]
+    return _c_name(out.split(" in section")[0])
 
 
 def _bt_away(co):
