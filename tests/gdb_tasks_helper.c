@@ -79,7 +79,7 @@ static void *main_task(void *arg)
     weft_spawn(driver_body, NULL, &dr);
     /* More shared-stack tasks than a thread has shared stacks of a size:
      * some keep their frames in an image while another owns the stack. */
-    char names[6][16];
+    char names[6][32];
     for (int i = 0; i < 6; i++) {
         snprintf(names[i], sizeof names[i], "shared%d", i);
         weft_opts sh = {.name = names[i], .stack_kind = WEFT_STACK_SHARED};
