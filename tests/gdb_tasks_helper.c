@@ -1,7 +1,9 @@
 /* Helper of test_gdb_tasks: tasks that wait on a channel, a sleep and an
  * fd, a generator driven by a waiting task, and shared-stack tasks, all
- * parked when the main task calls gdb_tasks_ready (the breakpoint). Not a
- * test by itself (its name does not start with test_). */
+ * parked when the main task calls gdb_tasks_ready (the breakpoint), while a
+ * second thread's scheduler has a task of its own asleep. Not a test by
+ * itself (its name does not start with test_). */
+#include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <weft.h>
@@ -9,6 +11,8 @@
 static weft_chan *ch;
 static int fds[2];
 volatile int gdb_tasks_sink;
+weft_co *gdb_gen; /* for weft-bt by address */
+static int far_parked;
 
 __attribute__((noinline)) void gdb_tasks_ready(void)
 {
@@ -60,8 +64,34 @@ static void *driver_body(void *arg)
     (void)arg;
     weft_opts o = {.name = "gen"};
     weft_co *g = weft_co_new(gen_body, NULL, &o);
+    gdb_gen = g;
     weft_co_send(g, NULL, NULL);
     weft_co_free(g);
+    return NULL;
+}
+
+/* The second thread's tasks: its main task and "far" both sleep. */
+static void *far_body(void *arg)
+{
+    (void)arg;
+    __atomic_store_n(&far_parked, 1, __ATOMIC_RELEASE);
+    weft_sleep(weft_now() + 600 * (int64_t)1000000000);
+    return NULL;
+}
+
+static void *far_main(void *arg)
+{
+    (void)arg;
+    weft_opts o = {.name = "far"};
+    weft_spawn(far_body, NULL, &o);
+    weft_sleep(weft_now() + 600 * (int64_t)1000000000);
+    return NULL;
+}
+
+static void *far_thread(void *arg)
+{
+    (void)arg;
+    weft_run(far_main, NULL, NULL);
     return NULL;
 }
 
@@ -85,7 +115,13 @@ static void *main_task(void *arg)
         weft_opts sh = {.name = names[i], .stack_kind = WEFT_STACK_SHARED};
         weft_spawn(rx_body, NULL, &sh);
     }
-    weft_sleep(weft_now() + 20000000); /* every other task parks */
+    pthread_t far;
+    if (pthread_create(&far, NULL, far_thread, NULL) != 0)
+        return NULL;
+    /* Every other task parks; far's sleep follows its flag at once. */
+    while (!__atomic_load_n(&far_parked, __ATOMIC_ACQUIRE))
+        weft_sleep(weft_now() + 1000000);
+    weft_sleep(weft_now() + 20000000);
     gdb_tasks_ready();
     return NULL;
 }

@@ -96,8 +96,14 @@ static void check_listing(int live)
 {
     if (strstr(output, "Undefined info command"))
         FAIL("the extension was not auto-loaded:\n%s", output);
-    if (!strstr(output, "scheduler 0x") || !strstr(output, "11 tasks"))
-        FAIL("no scheduler of 11 tasks listed:\n%s", output);
+    /* Per thread, in the order of gdb's thread numbers. */
+    const char *t1 = strstr(output, "thread 1 (LWP "), *t2 = strstr(output, "thread 2 (LWP ");
+    if (!t1 || !t2 || t2 < t1)
+        FAIL("no listing for threads 1 and 2, in that order:\n%s", output);
+    if (!strstr(t1, "scheduler 0x") || !strstr(t1, ": 11 tasks") || !strstr(t2, ": 2 tasks"))
+        FAIL("no schedulers of 11 and 2 tasks listed:\n%s", output);
+    if (strstr(t2, " far ") == NULL)
+        FAIL("task far is not listed under thread 2:\n%s", output);
     char line[256];
     expect_in(task_line("rx", line, sizeof line), "waiting  chan recv 0x");
     expect_in(task_line("driver", line, sizeof line), "waiting  chan recv 0x");
@@ -110,8 +116,18 @@ static void check_listing(int live)
      * innermost frames are the library's own, which vary with the
      * compiler's tail calls) through the function it is parked in and its
      * caller to the entry trampoline. */
-    const char *rx[] = {"park", "rx_wait", "gdb_tasks_helper.c:22", "rx_body", "ctx_start"};
+    const char *rx[] = {"park", "rx_wait", "gdb_tasks_helper.c:", "rx_body", "ctx_start"};
     expect_frames("'rx', private stack:", rx, sizeof rx / sizeof rx[0]);
+    /* far, on the other thread; the generator that driver drives, by its
+     * address (a variable of the helper), then from driver's own id with
+     * the driver's frames after the generator's. */
+    const char *far[] = {"park", "far_body", "ctx_start"};
+    expect_frames("'far', ", far, sizeof far / sizeof far[0]);
+    const char *gen[] = {"'gen'", "park", "gen_body", "ctx_start"};
+    expect_frames("weft-bt of gdb_gen", gen, sizeof gen / sizeof gen[0]);
+    const char *chain[] = {"'gen'",        "gen_body",    "--- resumed by ",
+                           "'driver' ---", "driver_body", "ctx_start"};
+    expect_frames("weft-bt of driver", chain, sizeof chain / sizeof chain[0]);
     const char *bad[] = {"unwinding stopped", "previous frame inner", "corrupt stack",
                          "Python Exception"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -135,9 +151,13 @@ static void check_shared(void)
 }
 
 /* What is looked at, live and in the core. */
-static const char *const inspect[] = {"info weft-tasks", "weft-bt rx",      "weft-bt shared0",
-                                      "weft-bt shared1", "weft-bt shared2", "weft-bt shared3",
-                                      "weft-bt shared4", "weft-bt shared5", NULL};
+static const char *const inspect[] = {"info weft-tasks", "weft-bt rx",
+                                      "weft-bt far",     "echo weft-bt of gdb_gen\\n",
+                                      "weft-bt gdb_gen", "echo weft-bt of driver\\n",
+                                      "weft-bt driver",  "weft-bt shared0",
+                                      "weft-bt shared1", "weft-bt shared2",
+                                      "weft-bt shared3", "weft-bt shared4",
+                                      "weft-bt shared5", NULL};
 
 int main(void)
 {

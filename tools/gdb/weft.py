@@ -258,8 +258,10 @@ Usage: info weft-tasks"""
         if not scheds:
             print("weft: no scheduler is running (no thread is inside weft_run)")
             return
+        threads = {s.addr: _thread_of(s.tid) for s in scheds}
+        scheds.sort(key=lambda s: threads[s.addr].num if threads[s.addr] else 1 << 30)
         for s in scheds:
-            th = _thread_of(s.tid)
+            th = threads[s.addr]
             where = "thread %d (LWP %d)" % (th.num, s.tid) if th else "LWP %d" % s.tid
             live = [t for t in s.tasks if t.state != 3]
             print("%s, scheduler 0x%x: %d tasks" % (where, s.addr, len(live)))
