@@ -10,6 +10,10 @@
  * Threads: a coroutine runs on the thread that created it. Each thread has
  * its own current coroutine and its own stack pool; nothing in this section
  * takes a lock.
+ *
+ * Platforms: Linux on x86_64 (System V ABI), aarch64 (AAPCS64) and riscv64
+ * (LP64D: RV64 with hardware double-precision floats), ELF; other ABIs
+ * (x32, ILP32, soft-float riscv) are refused at build time.
  */
 #ifndef WEFT_H
 #define WEFT_H

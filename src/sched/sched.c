@@ -420,6 +420,7 @@ int weft_run(weft_fn main, void *arg, void **result)
     s->loop = weft__th.cur;
     s->rng = (uint64_t)weft_now() | 1;
     weft__sched_cur = s;
+    weft__debugger_add(s);
     int rc = 0;
     weft_co *m = weft__spawn(s, main, arg, NULL, NULL);
     if (!m) {
@@ -449,6 +450,7 @@ int weft_run(weft_fn main, void *arg, void **result)
         free(t);
     }
     weft__timer_free(s);
+    weft__debugger_remove(s);
     weft__sched_cur = NULL;
     free(s);
     if (rc)

@@ -139,6 +139,10 @@ struct weft__sched {
     size_t pins;           /* tasks parked with PARK_PIN */
     unsigned long starved; /* tasks in a row that could not be resumed for
                               want of memory */
+    /* The list of live schedulers that debuggers walk (debugger.c), and
+     * the thread (its kernel id) that runs this one. */
+    weft__sched *dbg_prev, *dbg_next;
+    int tid;
 };
 
 extern __thread weft__sched *weft__sched_cur __attribute__((tls_model("initial-exec")));
@@ -412,6 +416,15 @@ void weft__idle_fini(weft__sched *s);
 /* ---- dump.c ------------------------------------------------------------- */
 
 void weft__dump_fd(weft__sched *s, int fd);
+/* The name of each weft__reason, also read by debuggers. */
+extern const char *const weft__reason_names[WR__COUNT];
+
+/* ---- debugger.c --------------------------------------------------------- */
+
+/* weft_run's scheduler joins (add) and leaves (remove) the list of live
+ * schedulers that a debugger walks. */
+void weft__debugger_add(weft__sched *s);
+void weft__debugger_remove(weft__sched *s);
 
 /* ---- group.c ------------------------------------------------------------ */
 
