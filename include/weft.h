@@ -301,8 +301,8 @@ WEFT_API weft_co *weft_spawn(weft_fn fn, void *arg, const weft_opts *opts);
 
 /* Waits until task has finished, stores its return value in *result (when
  * result is not NULL) and frees it. Returns 0, or -1 with errno (besides
- * the common errors above; on ETIMEDOUT or ECANCELED the task is left
- * alone and can be joined later):
+ * the common errors above; on EAGAIN, ETIMEDOUT or ECANCELED the task is
+ * left alone and can be joined later):
  *   EINVAL   task is NULL, not a task, or belongs to a group;
  *   EDEADLK  task is the caller, or another task is already joining it
  *            (weft_run's first task counts as joined by weft_run), or it
@@ -681,7 +681,8 @@ WEFT_API int weft_group_close(weft_group *g);
  * other tasks run; when no task is ready the thread sleeps in the poller
  * until an fd is ready, a deadline comes or another thread posts a wake-up.
  * Deadlines and the common errors are those of the scheduler section
- * (EPERM outside a task, ECANCELED, ETIMEDOUT, ENOMEM); tasks waiting on
+ * (EPERM outside a task, ECANCELED, EAGAIN for deadline 0, ETIMEDOUT,
+ * ENOMEM); tasks waiting on
  * fds, futures and offloaded calls count as wakeable for the deadlock
  * check. The thread's poller is made by the first call that needs it
  * (every call of this section that waits, weft_offload and
@@ -748,7 +749,8 @@ WEFT_API int weft_wait_fd(int fd, int events, int64_t deadline);
 WEFT_API ssize_t weft_read(int fd, void *buf, size_t len, int64_t deadline);
 
 /* Writes all len bytes, waiting for room as needed; returns len, or -1
- * with errno (part may have been written): the common errors, EBUSY,
+ * with errno (part may have been written: weft_writen tells how much):
+ * the common errors, EBUSY,
  * EINVAL (len > SSIZE_MAX) and those of write(2) (EPIPE when the reader
  * is gone, ECONNRESET, EBADF, ...). */
 WEFT_API ssize_t weft_write(int fd, const void *buf, size_t len, int64_t deadline);
@@ -787,8 +789,8 @@ WEFT_API ssize_t weft_sendto(int fd, const void *buf, size_t len, int flags,
 WEFT_API int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadline);
 
 /* Connects the socket fd, waiting until the connection is made. Returns 0,
- * or -1 with errno: the common errors (on ETIMEDOUT or ECANCELED the
- * socket is left half-connected: close it), ENOTSOCK, and those of
+ * or -1 with errno: the common errors (on EAGAIN, ETIMEDOUT or ECANCELED
+ * the socket is left half-connected: close it), ENOTSOCK, and those of
  * connect(2) (ECONNREFUSED, ENETUNREACH, EAGAIN for a Unix socket whose
  * listener's backlog is full, ...). */
 WEFT_API int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, int64_t deadline);
