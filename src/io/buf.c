@@ -63,7 +63,8 @@ static ssize_t fill(weft_buf *b, size_t need, int64_t deadline)
         b->r = n;
         b->rcap = need;
     }
-    if (b->rpos && b->rpos + b->rlen == b->rcap) {
+    /* Unread bytes move to the front once the room behind them is short. */
+    if (b->rpos && b->rcap - b->rpos - b->rlen < b->rcap / 2) {
         memmove(b->r, b->r + b->rpos, b->rlen);
         b->rpos = 0;
     }
