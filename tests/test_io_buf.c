@@ -40,7 +40,7 @@ static weft_buf *pair_with(const char *const *pieces, feed *f, weft_co **t, int 
 static void lines(void)
 {
     static const char *const pieces[] = {"hel", "lo\r", "\nwor", "ld\n\nlast line", "!", NULL};
-    feed f;
+    static feed f; /* not on this stack: it may be shared */
     weft_co *t;
     int fd;
     weft_buf *b = pair_with(pieces, &f, &t, &fd);
@@ -64,7 +64,7 @@ static void lines(void)
 static void limits(void)
 {
     static const char *const pieces[] = {"0123456789", "abcdef;", "tail", NULL};
-    feed f;
+    static feed f; /* not on this stack: it may be shared */
     weft_co *t;
     int fd;
     weft_buf *b = pair_with(pieces, &f, &t, &fd);

@@ -93,7 +93,8 @@ static void *cleaner(void *arg)
 
 static void cleanup_after_cancel(void)
 {
-    shared sh = {weft_chan_new(sizeof(int), 0), 0, -1};
+    static shared sh; /* not on this stack: it may be shared */
+    sh = (shared){weft_chan_new(sizeof(int), 0), 0, -1};
     weft_co *t = weft_spawn(cleaner, &sh, NULL);
     weft_pause();
     CHECK_INT(weft_cancel(t), 0);
@@ -178,7 +179,8 @@ static void *sleeps_shielded(void *arg)
 
 static void cancel_during(void)
 {
-    int state = 0;
+    static int state;
+    state = 0;
     weft_co *t = weft_spawn(sleeps_shielded, &state, NULL);
     weft_pause();
     CHECK_INT(state, 1);
