@@ -375,8 +375,9 @@ WEFT_API int weft_pause(void);
 
 /* Blocks the calling task until the deadline. Returns 0 when the deadline
  * has come (at once when it has already passed), or -1 with the common
- * errors EPERM, ECANCELED or ENOMEM. A negative deadline sleeps until the
- * task is cancelled. */
+ * errors EPERM, ECANCELED or ENOMEM, or ETIMEDOUT when a shield's deadline
+ * (see weft_shield_begin) cuts the sleep short. A negative deadline sleeps
+ * until the task is cancelled. */
 WEFT_API int weft_sleep(int64_t deadline);
 
 /* Prints the tasks of this thread's scheduler on stderr, one line each:
