@@ -123,6 +123,13 @@
  *     ends after part of it was written fails with EAGAIN (or the error)
  *     rather than returning the part; write returns the part, as the
  *     kernel does.
+ *   - exec: a program that a child of fork executes inherits its fds,
+ *     and those that a task used are non-blocking underneath (the open
+ *     file is shared, as with any library that sets O_NONBLOCK). Made
+ *     blocking again only at the hook's own exit; a program that hands an
+ *     fd it used in a task to another program should clear O_NONBLOCK
+ *     with a raw fcntl system call, or use a fresh fd (dup3 does not
+ *     help: the flag belongs to the open file).
  *   - O_NONBLOCK is kept per fd, not per open file: a file opened once
  *     and reached through two fds that were not made with dup (inherited
  *     across fork, or passed over a Unix socket) may disagree.
