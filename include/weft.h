@@ -713,7 +713,10 @@ WEFT_API int weft_group_close(weft_group *g);
  * built with liburing and the kernel allows it, else epoll (each fd
  * registered once, edge-triggered). WEFT_BACKEND=epoll or
  * WEFT_BACKEND=io_uring in the environment forces one; io_uring falls back
- * to epoll silently when it cannot start.
+ * to epoll silently when it cannot start. Under valgrind the default is
+ * epoll: valgrind holds its one lock while a thread sleeps in
+ * io_uring_enter, so a loop waiting there for a worker or a callback
+ * thread would wait for ever (forcing io_uring under valgrind risks it).
  *
  * fds: any pollable fd works (sockets of every type, pipes, FIFOs, ttys
  * and ptys, eventfds, timerfds, signalfds). The
