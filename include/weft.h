@@ -369,25 +369,61 @@ WEFT_API int weft_chan_recv(weft_chan *ch, void *elem, int64_t deadline);
  *   EPIPE   ch is already closed. */
 WEFT_API int weft_chan_close(weft_chan *ch);
 
-enum { WEFT_SEND = 1, WEFT_RECV = 2 };
+/* Kinds of select case: channel operations, and (from the io layer) an
+ * fd's readiness, a future's completion and an event channel's next
+ * event. */
+enum { WEFT_SEND = 1, WEFT_RECV = 2, WEFT_FD = 3, WEFT_FUTURE = 4, WEFT_EVENT = 5 };
 
-/* One operation of weft_select. */
+typedef struct weft_future weft_future;
+typedef struct weft_events weft_events;
+
+/* One case of weft_select. Fields a kind does not use are ignored (zero
+ * them, e.g. with a designated initializer). */
 typedef struct weft_case {
-    weft_chan *ch;
-    int op;     /* WEFT_SEND or WEFT_RECV */
-    void *elem; /* the element to send, or where to receive one */
-    int err;    /* out, for the chosen case: 0, or EPIPE when its channel
-                   was closed (nothing was sent or received) */
+    weft_chan *ch; /* WEFT_SEND, WEFT_RECV */
+    int op;        /* WEFT_SEND, WEFT_RECV, WEFT_FD, WEFT_FUTURE or WEFT_EVENT */
+    void *elem;    /* SEND: the element to send; RECV: where to receive
+                      one; FUTURE, EVENT: where to store the value (a
+                      void *), or NULL */
+    int err;       /* out, for the chosen case: 0; EPIPE when its channel
+                      was closed (nothing was sent or received) or its
+                      event channel is closed and drained; EBADF when
+                      weft_close closed its fd during the wait */
+    int fd;        /* WEFT_FD: the fd */
+    short events;  /* WEFT_FD: POLLIN, POLLOUT or both */
+    short revents; /* out, WEFT_FD: the events ready, as poll(2) reports
+                      them (POLLERR or POLLHUP count as every event asked
+                      for, and are reported too) */
+    weft_future *future; /* WEFT_FUTURE */
+    weft_events *ev;      /* WEFT_EVENT */
 } weft_case;
 
 /* Performs exactly one of the n cases (at most INT_MAX), blocking until one
- * can proceed. When several are ready one is chosen at random, so that
- * none starves. A case on a closed channel is ready, and completes with
- * err = EPIPE. Returns the index of the case performed, or -1 with errno
- * (and the common errors):
- *   EINVAL  cases is NULL while n > 0, or a case has a NULL or invalid
- *           channel, a NULL elem or an unknown op;
- *   ENOMEM  more than 16 cases and no memory for their waiters. */
+ * can proceed. When several are ready one is chosen at random, whatever
+ * their kinds, so that none starves. A case on a closed channel is ready,
+ * and completes with err = EPIPE. An fd case is ready when poll(2) would
+ * say so (it is not read or written: the caller does that next, e.g.
+ * weft_read, which then does not block), a future case when the future is
+ * completed (its value is stored, the future stays completed), an event
+ * case when an event is queued (it is taken) or the event channel is
+ * closed and drained (err = EPIPE). The fd, future and event cases follow
+ * the rules of weft_wait_fd, weft_future_wait and weft_events_recv: one
+ * waiting task per fd and direction, per future, per event channel.
+ * Returns the index of the case performed, or -1 with errno (and the
+ * common errors):
+ *   EINVAL  cases is NULL while n > 0, or a case has an unknown op; a
+ *           channel case has a NULL or invalid channel or a NULL elem; an
+ *           fd case has events 0 or other bits than POLLIN and POLLOUT; a
+ *           future case has a NULL or abandoned future; an event case a
+ *           NULL event channel;
+ *   EBADF   an fd case's fd is negative or not open;
+ *   EBUSY   another task (or another case of this select) already waits
+ *           on a case's fd for one of its events, on its future or on its
+ *           event channel;
+ *   ENOMEM  more than 16 cases and no memory for their waiters, or no
+ *           memory for what the fd cases need (the poller's records);
+ *   EMFILE, ENFILE  the thread's poller could not be made (an fd, future
+ *           or event case; see the I/O section). */
 WEFT_API int weft_select(weft_case *cases, size_t n, int64_t deadline);
 
 /* ---- synchronisation ---- */
@@ -720,9 +756,9 @@ WEFT_API int weft_getaddrinfo(const char *node, const char *service, const struc
 /* A future: a one-shot event that carries one pointer, completed once by
  * anyone (a task, another thread, a callback of an event-driven library;
  * not a signal handler: completing takes a lock) and awaited by one task
- * of any thread. After fork(2), each process's copy of a future is
- * completed only by that process's calls. */
-typedef struct weft_future weft_future;
+ * of any thread (weft_future_wait, or a WEFT_FUTURE case of weft_select).
+ * After fork(2), each process's copy of a future is completed only by
+ * that process's calls. (weft_future is declared with weft_case.) */
 
 /* Returns a new, pending future, or NULL with errno ENOMEM. */
 WEFT_API weft_future *weft_future_new(void);
@@ -744,8 +780,67 @@ WEFT_API int weft_future_wait(weft_future *f, void **value, int64_t deadline);
 WEFT_API int weft_future_done(weft_future *f);
 
 /* Frees f (NULL is ignored). No task may be waiting on it, and no thread
- * may still be about to complete it. */
+ * may still be about to complete it. Not for an abandoned future. */
 WEFT_API void weft_future_free(weft_future *f);
+
+/* Gives up interest in f, e.g. after weft_future_wait timed out while the
+ * callback that completes f may still run: whoever comes last frees f. If
+ * f is completed, it is freed now; else weft_future_complete frees it
+ * (the completer must not touch f after that call returns, as always
+ * after completing an abandoned future). The two are decided under f's
+ * lock, from any threads. After this call the caller must not use f:
+ * weft_future_wait, weft_future_done and WEFT_FUTURE cases of an
+ * abandoned future that still exists fail with EINVAL, and
+ * weft_future_free must not be called. Returns 0, or -1 with errno:
+ *   EINVAL    f is NULL;
+ *   EBUSY     a task waits on f (nothing changed);
+ *   EALREADY  f was abandoned already and is not yet completed (a second
+ *             abandon after completion is a use after free, as for any
+ *             freed object). */
+WEFT_API int weft_future_abandon(weft_future *f);
+
+/* An event channel: the multi-shot form of a future, for streams of
+ * callbacks. Any thread (a plain pthread, a callback of an event-driven
+ * library, a task) posts pointers with weft_events_post, which never
+ * blocks; one task at a time receives them in order (weft_events_recv, or
+ * a WEFT_EVENT case of weft_select). The queue is bounded: a post that
+ * finds it full is refused with EAGAIN and counted (weft_events_dropped),
+ * so that a producer that cannot wait learns of the overflow and the
+ * consumer how much it missed; what the refused pointer owns stays the
+ * producer's. Not for signal handlers (posting takes a lock). */
+
+/* Returns a new event channel that holds up to capacity events, or NULL
+ * with errno:
+ *   EINVAL  capacity is 0 or too large for memory;
+ *   ENOMEM  no memory. */
+WEFT_API weft_events *weft_events_new(size_t capacity);
+
+/* Queues value and wakes the waiting task; from any thread, never
+ * blocks. Returns 0, or -1 with errno:
+ *   EINVAL  e is NULL;
+ *   EAGAIN  the queue is full: the event is dropped (and counted);
+ *   EPIPE   e is closed. */
+WEFT_API int weft_events_post(weft_events *e, void *value);
+
+/* Ends the stream (from any thread): once the queued events are received,
+ * weft_events_recv fails with EPIPE, and later posts too. Returns 0, or
+ * -1 with errno EINVAL (e is NULL) or EPIPE (already closed). */
+WEFT_API int weft_events_close(weft_events *e);
+
+/* Takes the oldest event into *value (when value is not NULL), waiting
+ * for one. Returns 0, or -1 with errno (and the common errors):
+ *   EINVAL  e is NULL;
+ *   EBUSY   another task already waits on e;
+ *   EPIPE   e is closed and every event was received;
+ *   ENOMEM, EMFILE, ENFILE  the thread's poller could not be made. */
+WEFT_API int weft_events_recv(weft_events *e, void **value, int64_t deadline);
+
+/* How many posts were refused because the queue was full (0 for NULL). */
+WEFT_API unsigned long weft_events_dropped(weft_events *e);
+
+/* Frees e and drops the events still queued (NULL is ignored). No task
+ * may be waiting on it, and no thread may still post to it. */
+WEFT_API void weft_events_free(weft_events *e);
 
 #ifdef __cplusplus
 }

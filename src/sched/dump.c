@@ -39,9 +39,10 @@ static const char *const reason_names[WR__COUNT] = {
     [WR_GROUP_CLOSE] = "group close",
     [WR_FD_READ] = "fd read",
     [WR_FD_WRITE] = "fd write",
-    [WR_FD] = "fd",
+    [WR_FD] = "fd read/write",
     [WR_OFFLOAD] = "offload",
     [WR_FUTURE] = "future",
+    [WR_EVENTS] = "events",
 };
 
 static void put(int fd, const char *buf, int n)

@@ -32,9 +32,10 @@ typedef struct weft__waiter {
     struct weft__waiter *prev, *next;
     weft_waitq *q;
     weft__task *task;
-    void *buf;  /* channels: the element to send, or where to receive; in
-                   the waiting task's memory (see weft__task_copy) */
-    size_t idx; /* select: the case it stands for */
+    void *buf;    /* channels: the element to send, or where to receive; in
+                     the waiting task's memory (see weft__task_copy) */
+    size_t idx;   /* select: the case it stands for */
+    uint64_t aux; /* select: what a case kind above keeps for its wait */
 } weft__waiter;
 
 /* Why a task waits: the one argument of the parking seam besides its
@@ -57,6 +58,7 @@ typedef enum weft__reason {
     WR_FD,
     WR_OFFLOAD,
     WR_FUTURE,
+    WR_EVENTS,
     WR__COUNT
 } weft__reason;
 
@@ -229,6 +231,10 @@ static inline int weft__switch_out(weft__sched *s, weft__task *t)
 int weft__park(weft__task *t, weft__reason reason, const void *obj, int64_t deadline,
                unsigned flags);
 
+/* `fired` of a wake-up from outside (the poller, a post): no waiter of
+ * the task's own queues matched; a select looks at its cases again. */
+#define WEFT__FIRED_EXT SIZE_MAX
+
 /* Makes a parked task ready with the given reason, unlinking all its
  * waiters and its timer. */
 void weft__wake(weft__task *t, int why, size_t fired);
@@ -338,6 +344,33 @@ void weft__idle(weft__sched *s, int64_t deadline);
 weft__poller *weft__idle_poller(weft__sched *s);
 /* weft_run ends: the poller goes. */
 void weft__idle_fini(weft__sched *s);
+
+/* ---- select.c ----------------------------------------------------------- */
+
+/* A kind of select case other than a channel operation, implemented by a
+ * layer above (io: fds, futures, event channels) and handed to
+ * weft__select with each call, so that the sched layer never calls up.
+ * w is the case's waiter: NULL before the first wait, else the one of the
+ * wait that just ended (its `aux` is the kind's). */
+typedef struct weft__case_kind {
+    /* Is c ready? Looks only, taking nothing. 1 ready, 0 not, -1 with
+     * errno: the whole select fails. */
+    int (*ready)(weft_case *c, weft__waiter *w);
+    /* c was chosen: performs it and fills its out fields (err too). 1
+     * done, 0 when it is no longer ready (taken by another thread: look
+     * again). */
+    int (*take)(weft_case *c, weft__waiter *w);
+    /* Makes t c's waiter, woken with WEFT__FIRED_EXT. 0, 1 when c became
+     * ready meanwhile (nothing armed), or -1 with errno. */
+    int (*arm)(weft__task *t, weft_case *c, weft__waiter *w);
+    /* The wait ended, however: t is no longer c's waiter. */
+    void (*disarm)(weft__task *t, weft_case *c, weft__waiter *w);
+} weft__case_kind;
+
+/* weft_select over channel cases and the kinds[op] (op < nkinds) that are
+ * not NULL; the same choice among ready cases for all. */
+int weft__select(weft_case *cases, size_t n, int64_t deadline, const weft__case_kind *const *kinds,
+                 size_t nkinds);
 
 /* ---- dump.c ------------------------------------------------------------- */
 
