@@ -191,6 +191,16 @@ WEFT_API int weft_set_stack_defaults(int kind, size_t size);
  * is NULL. The string lives as long as co. */
 WEFT_API const char *weft_co_name(const weft_co *co);
 
+/* Names co (NULL: the calling coroutine, e.g. weft_run's first task,
+ * which has no weft_opts), as weft_opts.name does: copied, truncated to
+ * WEFT_NAME_MAX bytes; NULL or "" removes the name. Returns 0, or -1 with
+ * errno:
+ *   EINVAL  co is NULL outside any coroutine, or co was freed (detected
+ *           while its memory has not been reused);
+ *   ENOMEM  no memory for the name (a shared-stack coroutine keeps its
+ *           old name). */
+WEFT_API int weft_co_set_name(weft_co *co, const char *name);
+
 /* Registers fn(arg) as a cleanup handler of the calling coroutine. Handlers
  * run last-in first-out, on the coroutine's stack, when its function
  * returns or when it is freed while suspended, as pthread_cleanup_push
@@ -246,8 +256,9 @@ WEFT_API int64_t weft_now(void);
  * when it and every task spawned under it have finished (like Python's
  * asyncio.run). Tasks that finished without being joined are freed. Can
  * be called on the thread's own stack or inside a coroutine that is not a
- * task. On return, if result is not NULL and main finished, *result is its
- * return value. Returns 0, or -1 with errno:
+ * task. The first task has no name until it gives itself one
+ * (weft_co_set_name(NULL, "main")). On return, if result is not NULL and
+ * main finished, *result is its return value. Returns 0, or -1 with errno:
  *   EINVAL   main is NULL;
  *   EBUSY    a weft_run is already active on this thread;
  *   ENOMEM   no memory for the first task;
@@ -330,6 +341,33 @@ WEFT_API int weft_dump(void);
  * gets its default action back. Returns 0, or -1 with the errno of
  * sigaction. */
 WEFT_API int weft_dump_on_sigquit(int on);
+
+/* The watchdog, a debugging aid like asyncio's debug mode: with ms > 0,
+ * a task that runs longer than ms without giving its thread back (a plain
+ * sleep(3), a blocking system call, a long computation: anything but a
+ * weft call that waits or pauses) is reported on stderr, once per
+ * occurrence:
+ *   "weft: task #<id> '<name>' has run for <n> ms without giving the
+ *    thread back; where it is:"
+ * followed by a backtrace of the stuck thread (backtrace_symbols_fd(3):
+ * one line per frame, named for functions the dynamic symbol table
+ * knows, so link with -rdynamic to see the program's own). ms = 0 turns
+ * it off. WEFT_DEBUG=slow:MS in the environment (read by the first
+ * weft_run of the process) calls weft_watchdog(MS).
+ *
+ * Cost: off, none (no thread looks; the switch path is the same either
+ * way). On, one thread wakes four times per ms and reads three words of
+ * each running scheduler, so a report comes between ms and 1.25 ms
+ * after the task last switched; the report itself is made by a SIGURG
+ * sent to the stuck thread (weft installs its handler on the first call
+ * that turns the watchdog on, and hands a SIGURG it did not send to the
+ * handler that was there before). That signal interrupts what the task
+ * is blocked in: a system call may fail with EINTR, sleep(3) and
+ * nanosleep(2) return early. Returns 0, or -1 with errno:
+ *   EINVAL  ms is negative or too large;
+ *   EAGAIN  the watchdog's thread could not be started;
+ *   and the errno of sigaction. */
+WEFT_API int weft_watchdog(long ms);
 
 /* ---- channels ---- */
 

@@ -108,6 +108,18 @@ typedef struct weft__timer {
     weft__task *task;
 } weft__timer;
 
+/* What the watchdog keeps of a scheduler (watchdog.c). */
+struct weft__wd {
+    weft__sched *prev, *next; /* every running scheduler */
+    pthread_t thread;
+    uint64_t runs; /* the progress marks last seen */
+    unsigned budget;
+    const void *current;
+    int64_t since; /* when they last changed */
+    int reported;  /* this occurrence was reported */
+    int64_t ran;   /* for the report: how long the task has run */
+};
+
 struct weft__sched {
     weft_co *loop; /* the context that runs the loop (weft_run's caller) */
     weft__task *current;
@@ -130,7 +142,18 @@ struct weft__sched {
     size_t pins;           /* tasks parked with PARK_PIN */
     unsigned long starved; /* tasks in a row that could not be resumed for
                               want of memory */
+    uint64_t starve_mark;  /* `runs` when that streak began */
+    /* Progress, as the watchdog (watchdog.c) sees it from its thread:
+     * `runs` counts resumes from the loop, `budget` falls at each direct
+     * switch and `current` is NULL on the loop. Their owner stores them
+     * with relaxed atomics (plain moves on x86-64 and AArch64), so the
+     * switch path costs what it did before, watchdog or not. */
+    uint64_t runs;
+    struct weft__wd wd; /* the watchdog's own, under its lock */
 };
+
+/* Stores of the fields the watchdog reads from its thread. */
+#define WEFT__PUBLISH(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 
 extern __thread weft__sched *weft__sched_cur __attribute__((tls_model("initial-exec")));
 
@@ -195,9 +218,9 @@ static inline int weft__switch_out(weft__sched *s, weft__task *t)
 {
     weft__task *n = s->ready_head;
     if (n && s->budget && !s->pins) {
-        s->budget--;
+        WEFT__PUBLISH(s->budget, s->budget - 1);
         weft__ready_pop(s);
-        s->current = n;
+        WEFT__PUBLISH(s->current, n);
         n->state = T_RUNNING;
         if (n == t) /* a task that paused alone just goes on */
             return 0;
@@ -212,7 +235,7 @@ static inline int weft__switch_out(weft__sched *s, weft__task *t)
         if (!s->ready_tail)
             s->ready_tail = n;
         s->nready++;
-        s->current = t;
+        WEFT__PUBLISH(s->current, t);
     }
     if (unlikely(s->loop->slow) && weft__co_prepare(s->loop) != 0)
         return -1;
@@ -375,6 +398,13 @@ int weft__select(weft_case *cases, size_t n, int64_t deadline, const weft__case_
 /* ---- dump.c ------------------------------------------------------------- */
 
 void weft__dump_fd(weft__sched *s, int fd);
+
+/* ---- watchdog.c --------------------------------------------------------- */
+
+/* weft_run starts and ends: s joins and leaves the watchdog's list (and
+ * the first weft_run reads WEFT_DEBUG). */
+void weft__wd_enter(weft__sched *s);
+void weft__wd_leave(weft__sched *s);
 
 /* ---- group.c ------------------------------------------------------------ */
 
