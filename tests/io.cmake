@@ -9,3 +9,6 @@ endforeach()
 target_compile_definitions(test_io_examples PRIVATE
   WEFT_EXAMPLE_ECHO="$<TARGET_FILE:example_echo>" WEFT_EXAMPLE_HTTP="$<TARGET_FILE:example_http>")
 add_dependencies(test_io_examples example_echo example_http)
+# test_io_chat runs the chat example as a program.
+target_compile_definitions(test_io_chat PRIVATE WEFT_EXAMPLE_CHAT="$<TARGET_FILE:example_chat>")
+add_dependencies(test_io_chat example_chat)
