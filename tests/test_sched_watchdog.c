@@ -108,6 +108,37 @@ static void pair_child(void *arg)
     CHECK_INT(weft_run(named_spinner, NULL, NULL), 0);
 }
 
+static void *quick(void *arg)
+{
+    return arg;
+}
+
+static void *forked(void *arg)
+{
+    (void)arg;
+    CHECK_INT(weft_co_set_name(NULL, "forked"), 0);
+    spin(300);
+    return NULL;
+}
+
+/* A child of fork keeps the watchdog on: its thread is made again. */
+static void fork_child(void *arg)
+{
+    (void)arg;
+    CHECK_INT(weft_watchdog(50), 0);
+    CHECK_INT(weft_run(quick, NULL, NULL), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        CHECK_INT(weft_run(forked, NULL, NULL), 0);
+        _exit(0);
+    }
+    int st;
+    CHECK_INT(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 static int pfd[2];
 
 static void *fd_waiter(void *arg)
@@ -164,6 +195,10 @@ int main(void)
     CHECK_EXITED(st, 0, out);
     CHECK_INT(count(out, "'spinner' has run for "), 2);
     CHECK_INT(count(out, REPORT), 2);
+
+    st = test_fork(fork_child, NULL, out, sizeof out);
+    CHECK_EXITED(st, 0, out);
+    CHECK_INT(count(out, "'forked' has run for "), 1);
 
     /* The dump names the fd and the direction of an fd wait. */
     CHECK_INT(pipe(pfd), 0);

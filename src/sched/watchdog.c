@@ -100,6 +100,15 @@ static void *watch(void *arg)
     return NULL;
 }
 
+static void cv_init(void)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&wd_cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 /* Under wd_mu: the handler and the thread, made once. */
 static int start(void)
 {
@@ -115,11 +124,7 @@ static int start(void)
         sigemptyset(&sa.sa_mask);
         if (sigaction(SIGURG, &sa, &wd_old) != 0)
             return -1;
-        pthread_condattr_t ca;
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&wd_cv, &ca);
-        pthread_condattr_destroy(&ca);
+        cv_init();
         wd_installed = 1;
     }
     if (wd_running)
@@ -174,11 +179,46 @@ static void from_env(void)
     }
 }
 
+/* fork: the lock is taken across it; in the child only the forking
+ * thread's scheduler is left, and the watchdog's thread is gone (made
+ * again by the next weft_run while the watchdog is on). */
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&wd_mu);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&wd_mu);
+}
+
+static void fork_child(void)
+{
+    weft__sched *s = weft__sched_cur;
+    wd_list = s;
+    if (s) {
+        s->wd.prev = s->wd.next = NULL;
+        s->wd.thread = pthread_self();
+    }
+    wd_running = 0;
+    if (wd_installed)
+        cv_init(); /* the parent's waiter is not here */
+    pthread_mutex_unlock(&wd_mu);
+}
+
+static void first_use(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    from_env();
+}
+
 void weft__wd_enter(weft__sched *s)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, from_env);
+    pthread_once(&once, first_use);
     pthread_mutex_lock(&wd_mu);
+    if (wd_limit > 0 && !wd_running && start() != 0)
+        wd_limit = 0; /* a child of fork that cannot start it: off */
     s->wd.thread = pthread_self();
     s->wd.prev = NULL;
     s->wd.next = wd_list;
