@@ -49,6 +49,8 @@ typedef struct weft__xwait {
     weft__task *task;
     weft__poller *p;
     weft__post post;
+    int woken; /* posted since armed: the post's own `queued` is the
+                  poller's, under the poller's lock */
 } weft__xwait;
 
 /* t becomes the waiter: 0, or -1 with errno (EBUSY: another task waits;
@@ -59,8 +61,10 @@ void weft__xwait_disarm(weft__xwait *x, weft__task *t);
 /* Wakes the waiter, if any (from any thread). */
 static inline void weft__xwait_wake(weft__xwait *x)
 {
-    if (x->task && !x->post.queued)
+    if (x->task && !x->woken) {
+        x->woken = 1;
         weft__poll_post(x->p, &x->post);
+    }
 }
 /* Waits once with the lock mu released: 0 when woken (look again), else
  * the errno that ends the wait (ETIMEDOUT, ECANCELED, ENOMEM, EBUSY, the

@@ -20,6 +20,7 @@ int weft__xwait_arm(weft__xwait *x, weft__task *t)
     x->task = t;
     x->p = p;
     x->post.waiter = t;
+    x->woken = 0;
     return 0;
 }
 
@@ -28,8 +29,8 @@ void weft__xwait_disarm(weft__xwait *x, weft__task *t)
     if (x->task != t)
         return;
     x->task = NULL;
-    if (x->post.queued)
-        weft__poll_unpost(x->p, &x->post);
+    if (x->woken)
+        weft__poll_unpost(x->p, &x->post); /* if still queued */
 }
 
 int weft__xwait_block(weft__xwait *x, pthread_mutex_t *mu, weft__task *t, weft__reason reason,
