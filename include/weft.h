@@ -355,8 +355,10 @@ WEFT_API int weft_dump_on_sigquit(int on);
  * it off. WEFT_DEBUG=slow:MS in the environment (read by the first
  * weft_run of the process) calls weft_watchdog(MS).
  *
- * Cost: off, none (no thread looks; the switch path is the same either
- * way). On, one thread wakes four times per ms and reads three words of
+ * Cost: off, no thread looks, and the switch path only publishes its
+ * progress marks with relaxed stores (plain moves; a direct switch to
+ * another task costs one instruction more than a plain decrement would).
+ * On, one thread wakes four times per ms and reads three words of
  * each running scheduler, so a report comes between ms and 1.25 ms
  * after the task last switched; the report itself is made by a SIGURG
  * sent to the stuck thread (weft installs its handler on the first call

@@ -29,13 +29,18 @@ enum { T_READY, T_RUNNING, T_WAITING, T_DONE };
  * timeout or a cancellation can unlink it without knowing what the queue
  * belongs to. */
 typedef struct weft__waiter {
-    struct weft__waiter *prev, *next;
+    union {
+        struct {
+            struct weft__waiter *prev, *next; /* while in a queue */
+        };
+        uint64_t aux; /* select: what a case kind above keeps for its
+                         wait, in a waiter of no queue (q == NULL) */
+    };
     weft_waitq *q;
     weft__task *task;
-    void *buf;    /* channels: the element to send, or where to receive; in
-                     the waiting task's memory (see weft__task_copy) */
-    size_t idx;   /* select: the case it stands for */
-    uint64_t aux; /* select: what a case kind above keeps for its wait */
+    void *buf;  /* channels: the element to send, or where to receive; in
+                   the waiting task's memory (see weft__task_copy) */
+    size_t idx; /* select: the case it stands for */
 } weft__waiter;
 
 /* Why a task waits: the one argument of the parking seam besides its
