@@ -339,8 +339,10 @@ WEFT_API int weft_sleep(int64_t deadline);
 /* Prints the tasks of this thread's scheduler on stderr, one line each:
  * "weft:   #<id> '<name>' <state>", where state is ready, running or
  * waiting; a waiting task adds "on <what>" (sleep, join #<id>, or one of
- * chan send, chan recv, select, mutex, cond, wait group, semaphore, group,
- * group close followed by the object's address) and "for <ms> ms" since it started
+ * chan send, chan recv, mutex, cond, wait group, semaphore, group, group
+ * close, future, events followed by the object's address; "fd read <fd>",
+ * "fd write <fd>" or "fd read/write <fd>" for a task waiting on an fd;
+ * "select of <n> cases") and "for <ms> ms" since it started
  * waiting; a cancelled one adds "(cancelled)". The first line is
  * "weft: <n> tasks". Returns 0, or -1 with errno EPERM when no weft_run is
  * active on this thread. */

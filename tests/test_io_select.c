@@ -1,7 +1,8 @@
 /* weft_select over kinds: fd readiness (POLLIN, POLLOUT, hang-up), a
  * future completed by a plain thread and an event channel fed by one,
  * mixed with channel cases; fairness among ready cases of different
- * kinds; bad cases (invalid fd, bad events, abandoned future, EBUSY);
+ * kinds; bad cases (invalid fd, bad events, abandoned future, EBUSY on
+ * an fd, a future or an event channel that another task waits on);
  * weft_close during the wait (the case reports EBADF); deadlines and
  * cancellation leave no slot behind. */
 #include "io_util.h"
@@ -176,7 +177,7 @@ static void fd_cases(void)
 
 static void *select_forever(void *arg)
 {
-    weft_case c = {.op = WEFT_FD, .fd = *(int *)arg, .events = POLLIN};
+    weft_case c = {.op = WEFT_FD, .fd = (int)(intptr_t)arg, .events = POLLIN};
     return (void *)(intptr_t)(weft_select(&c, 1, -1) == -1 ? errno : 0);
 }
 
@@ -184,7 +185,7 @@ static void cancel_case(void)
 {
     int p[2];
     CHECK_INT(pipe(p), 0);
-    weft_co *t = weft_spawn(select_forever, &p[0], NULL);
+    weft_co *t = weft_spawn(select_forever, (void *)(intptr_t)p[0], NULL);
     weft_pause();
     CHECK_INT(weft_cancel(t), 0);
     void *res;
@@ -193,6 +194,41 @@ static void cancel_case(void)
     CHECK_ERR(weft_wait_fd(p[0], POLLIN, ms_from_now(1)), -1, ETIMEDOUT);
     weft_close(p[0]);
     weft_close(p[1]);
+}
+
+static void *wait_future(void *arg)
+{
+    return (void *)(intptr_t)weft_future_wait(arg, NULL, ms_from_now(30));
+}
+
+static void *recv_event(void *arg)
+{
+    return (void *)(intptr_t)weft_events_recv(arg, NULL, ms_from_now(30));
+}
+
+/* One waiter per future and per event channel: a select finds the other. */
+static void busy_cases(void)
+{
+    weft_future *f = weft_future_new();
+    weft_events *e = weft_events_new(1);
+    weft_co *t = weft_spawn(wait_future, f, NULL);
+    weft_pause();
+    weft_case c = {.op = WEFT_FUTURE, .future = f};
+    CHECK_ERR(weft_select(&c, 1, ms_from_now(10)), -1, EBUSY);
+    CHECK_INT(weft_join(t, NULL, -1), 0);
+    t = weft_spawn(recv_event, e, NULL);
+    weft_pause();
+    c = (weft_case){.op = WEFT_EVENT, .ev = e};
+    CHECK_ERR(weft_select(&c, 1, ms_from_now(10)), -1, EBUSY);
+    CHECK_INT(weft_join(t, NULL, -1), 0);
+    /* And a select that waited leaves them free for the next waiter. */
+    CHECK_ERR(weft_select(&c, 1, ms_from_now(1)), -1, ETIMEDOUT);
+    CHECK_ERR(weft_events_recv(e, NULL, ms_from_now(1)), -1, ETIMEDOUT);
+    c = (weft_case){.op = WEFT_FUTURE, .future = f};
+    CHECK_ERR(weft_select(&c, 1, ms_from_now(1)), -1, ETIMEDOUT);
+    CHECK_ERR(weft_future_wait(f, NULL, ms_from_now(1)), -1, ETIMEDOUT);
+    weft_future_free(f);
+    weft_events_free(e);
 }
 
 static void future_cases(void)
@@ -254,6 +290,7 @@ static void *main_task(void *arg)
     cancel_case();
     future_cases();
     event_cases();
+    busy_cases();
     return NULL;
 }
 

@@ -3,7 +3,8 @@
  * turns it on and off; one report per occurrence (a CPU loop, twice with a
  * pause between, gives two); a task that keeps pausing is never reported;
  * off, nothing is printed. Also: weft_run's first task named with
- * weft_co_set_name, and the dump of fd waits with their direction. Each
+ * weft_co_set_name, and the dump of fd waits with their direction and of
+ * a select. Each
  * case runs in a child whose stderr is checked. */
 #include "check.h"
 #include "weft.h"
@@ -146,15 +147,39 @@ static void *fd_waiter(void *arg)
     return (void *)(intptr_t)weft_wait_fd(pfd[0], (int)(intptr_t)arg, weft_now() + 50 * 1000000LL);
 }
 
+static int qfd[2];
+
+static void *fd_waiter2(void *arg)
+{
+    (void)arg;
+    return (void *)(intptr_t)weft_wait_fd(qfd[0], POLLIN | POLLOUT, weft_now() + 50 * 1000000LL);
+}
+
+static void *selector(void *arg)
+{
+    (void)arg;
+    weft_chan *ch = weft_chan_new(1, 0);
+    char x;
+    weft_case cs[2] = {{.op = WEFT_FD, .fd = qfd[1], .events = POLLIN},
+                       {.ch = ch, .op = WEFT_RECV, .elem = &x}};
+    weft_select(cs, 2, weft_now() + 50 * 1000000LL);
+    weft_chan_free(ch);
+    return NULL;
+}
+
 static void *dump_fds(void *arg)
 {
     (void)arg;
     CHECK_INT(weft_co_set_name(NULL, "main"), 0);
-    weft_opts o = {0, 0, "reader"};
+    weft_opts o = {0, 0, "reader"}, ob = {0, 0, "both"}, os = {0, 0, "selector"};
     weft_co *a = weft_spawn(fd_waiter, (void *)(intptr_t)POLLIN, &o);
+    weft_co *b = weft_spawn(fd_waiter2, NULL, &ob);
+    weft_co *c = weft_spawn(selector, NULL, &os);
     weft_pause();
     weft_dump();
     weft_join(a, NULL, -1);
+    weft_join(b, NULL, -1);
+    weft_join(c, NULL, -1);
     return NULL;
 }
 
@@ -204,12 +229,16 @@ int main(void)
 
     /* The dump names the fd and the direction of an fd wait. */
     CHECK_INT(pipe(pfd), 0);
+    CHECK_INT(pipe(qfd), 0);
     st = test_fork(dump_child, NULL, out, sizeof out);
     CHECK_EXITED(st, 0, out);
     CHECK(strstr(out, "'main' running"));
     char want[64];
     snprintf(want, sizeof want, "'reader' waiting on fd read %d for ", pfd[0]);
     CHECK(strstr(out, want));
+    snprintf(want, sizeof want, "'both' waiting on fd read/write %d for ", qfd[0]);
+    CHECK(strstr(out, want));
+    CHECK(strstr(out, "'selector' waiting on select of 2 cases for "));
 
     CHECK_ERR(weft_co_set_name(NULL, "x"), -1, EINVAL);
     puts("ok");

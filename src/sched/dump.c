@@ -86,6 +86,9 @@ void weft__dump_fd(weft__sched *s, int fd)
             if (t->reason == WR_JOIN)
                 k += snprintf(line + k, sizeof line - (size_t)k, " on join #%u",
                               (unsigned)((const weft_co *)t->obj)->id);
+            else if (t->reason == WR_SELECT)
+                k += snprintf(line + k, sizeof line - (size_t)k, " on select of %zu cases",
+                              t->nwaiters);
             else if (t->reason >= WR_FD_READ && t->reason <= WR_FD)
                 k += snprintf(line + k, sizeof line - (size_t)k, " on %s %d", what,
                               (int)(intptr_t)t->obj);
