@@ -431,8 +431,11 @@ enum { WEFT_SEND = 1, WEFT_RECV = 2, WEFT_FD = 3, WEFT_FUTURE = 4, WEFT_EVENT = 
 typedef struct weft_future weft_future;
 typedef struct weft_events weft_events;
 
-/* One case of weft_select. Fields a kind does not use are ignored (zero
- * them, e.g. with a designated initializer). */
+/* One case of weft_select. Fields a kind does not use are ignored; write
+ * cases with designated initializers ({.ch = c, .op = WEFT_RECV, .elem =
+ * &v}): the fields after err are new, and positional initializers of the
+ * first four, which still work, draw -Wmissing-field-initializers. The
+ * out fields are meaningful for the chosen case only. */
 typedef struct weft_case {
     weft_chan *ch; /* WEFT_SEND, WEFT_RECV */
     int op;        /* WEFT_SEND, WEFT_RECV, WEFT_FD, WEFT_FUTURE or WEFT_EVENT */
@@ -447,7 +450,8 @@ typedef struct weft_case {
     short events;  /* WEFT_FD: POLLIN, POLLOUT or both */
     short revents; /* out, WEFT_FD: the events ready, as poll(2) reports
                       them (POLLERR or POLLHUP count as every event asked
-                      for, and are reported too) */
+                      for, and are reported too; a regular file is always
+                      ready for both) */
     weft_future *future; /* WEFT_FUTURE */
     weft_events *ev;      /* WEFT_EVENT */
 } weft_case;
@@ -474,8 +478,8 @@ typedef struct weft_case {
  *   EBUSY   another task (or another case of this select) already waits
  *           on a case's fd for one of its events, on its future or on its
  *           event channel;
- *   ENOMEM  more than 16 cases and no memory for their waiters, or no
- *           memory for what the fd cases need (the poller's records);
+ *   ENOMEM  no memory for the waiters (kept with the task, grown to its
+ *           largest select), or for the poller's record of a case's fd;
  *   EMFILE, ENFILE  the thread's poller could not be made (an fd, future
  *           or event case; see the I/O section). */
 WEFT_API int weft_select(weft_case *cases, size_t n, int64_t deadline);
