@@ -366,7 +366,7 @@ WEFT_API int weft_dump_on_sigquit(int on);
  * followed by a backtrace of the stuck thread (backtrace_symbols_fd(3):
  * one line per frame, named for functions the dynamic symbol table
  * knows, so link with -rdynamic to see the program's own). ms = 0 turns
- * it off. WEFT_DEBUG=slow:MS in the environment (read by the first
+ * it off and returns once its thread has ended (exit() does that too). WEFT_DEBUG=slow:MS in the environment (read by the first
  * weft_run of the process) calls weft_watchdog(MS).
  *
  * Cost: off, no thread looks, and the switch path only publishes its

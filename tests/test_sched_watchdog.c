@@ -48,6 +48,7 @@ static void env_child(void *arg)
     if (arg)
         setenv("WEFT_DEBUG", arg, 1);
     CHECK_INT(weft_run(first, arg, NULL), 0);
+    CHECK_INT(weft_watchdog(0), 0); /* its thread ends before _exit */
 }
 
 static void spin(int64_t ms)
@@ -107,6 +108,7 @@ static void pair_child(void *arg)
     (void)arg;
     CHECK_INT(weft_watchdog(50), 0);
     CHECK_INT(weft_run(named_spinner, NULL, NULL), 0);
+    CHECK_INT(weft_watchdog(0), 0);
 }
 
 static void *quick(void *arg)
@@ -133,11 +135,13 @@ static void fork_child(void *arg)
     CHECK(pid >= 0);
     if (pid == 0) {
         CHECK_INT(weft_run(forked, NULL, NULL), 0);
+        CHECK_INT(weft_watchdog(0), 0);
         _exit(0);
     }
     int st;
     CHECK_INT(waitpid(pid, &st, 0), pid);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_INT(weft_watchdog(0), 0);
 }
 
 static int pfd[2];

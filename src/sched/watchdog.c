@@ -19,11 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static pthread_mutex_t wd_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t wd_call = PTHREAD_MUTEX_INITIALIZER; /* turning on, off */
+static pthread_mutex_t wd_mu = PTHREAD_MUTEX_INITIALIZER;   /* what it looks at */
 static pthread_cond_t wd_cv;
 static weft__sched *wd_list;
 static int64_t wd_limit;        /* ns; 0: off */
-static int wd_running;          /* the thread exists */
+static pthread_t wd_thread;     /* while wd_running */
+static int wd_running;          /* the thread exists (not yet joined) */
 static int wd_installed;        /* the handler is */
 static struct sigaction wd_old; /* SIGURG's action before ours */
 
@@ -94,8 +96,6 @@ static void *watch(void *arg)
         struct timespec ts = weft__timespec(now + wd_limit / 4);
         pthread_cond_timedwait(&wd_cv, &wd_mu, &ts);
     }
-    wd_running = 0;
-    pthread_cond_broadcast(&wd_cv);
     pthread_mutex_unlock(&wd_mu);
     return NULL;
 }
@@ -109,7 +109,12 @@ static void cv_init(void)
     pthread_condattr_destroy(&ca);
 }
 
-/* Under wd_mu: the handler and the thread, made once. */
+static void at_exit(void)
+{
+    weft_watchdog(0); /* joins the thread, so that nothing is left */
+}
+
+/* Under wd_call and wd_mu: the handler, once, and the thread. */
 static int start(void)
 {
     if (!wd_installed) {
@@ -125,17 +130,12 @@ static int start(void)
         if (sigaction(SIGURG, &sa, &wd_old) != 0)
             return -1;
         cv_init();
+        atexit(at_exit);
         wd_installed = 1;
     }
     if (wd_running)
         return 0;
-    pthread_t th;
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    int e = pthread_create(&th, &a, watch, NULL);
-    pthread_attr_destroy(&a);
-    if (e) {
+    if (pthread_create(&wd_thread, NULL, watch, NULL) != 0) {
         errno = EAGAIN;
         return -1;
     }
@@ -149,15 +149,21 @@ int weft_watchdog(long ms)
         errno = EINVAL;
         return -1;
     }
+    pthread_mutex_lock(&wd_call);
     pthread_mutex_lock(&wd_mu);
     int64_t was = wd_limit;
     wd_limit = (int64_t)ms * 1000000;
     int rc = ms ? start() : 0;
     if (rc != 0)
         wd_limit = was;
-    else if (wd_installed)
+    if (wd_installed)
         pthread_cond_broadcast(&wd_cv); /* the new limit, or stop */
     pthread_mutex_unlock(&wd_mu);
+    if (!ms && wd_running) {
+        pthread_join(wd_thread, NULL);
+        wd_running = 0;
+    }
+    pthread_mutex_unlock(&wd_call);
     return rc;
 }
 
@@ -184,12 +190,14 @@ static void from_env(void)
  * again by the next weft_run while the watchdog is on). */
 static void fork_prepare(void)
 {
+    pthread_mutex_lock(&wd_call);
     pthread_mutex_lock(&wd_mu);
 }
 
 static void fork_parent(void)
 {
     pthread_mutex_unlock(&wd_mu);
+    pthread_mutex_unlock(&wd_call);
 }
 
 static void fork_child(void)
@@ -204,6 +212,7 @@ static void fork_child(void)
     if (wd_installed)
         cv_init(); /* the parent's waiter is not here */
     pthread_mutex_unlock(&wd_mu);
+    pthread_mutex_unlock(&wd_call);
 }
 
 static void first_use(void)
@@ -216,6 +225,7 @@ void weft__wd_enter(weft__sched *s)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, first_use);
+    pthread_mutex_lock(&wd_call);
     pthread_mutex_lock(&wd_mu);
     if (wd_limit > 0 && !wd_running && start() != 0)
         wd_limit = 0; /* a child of fork that cannot start it: off */
@@ -226,6 +236,7 @@ void weft__wd_enter(weft__sched *s)
         wd_list->wd.prev = s;
     wd_list = s;
     pthread_mutex_unlock(&wd_mu);
+    pthread_mutex_unlock(&wd_call);
 }
 
 void weft__wd_leave(weft__sched *s)
