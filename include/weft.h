@@ -448,10 +448,12 @@ typedef struct weft_case {
                       weft_close closed its fd during the wait */
     int fd;        /* WEFT_FD: the fd */
     short events;  /* WEFT_FD: POLLIN, POLLOUT or both */
-    short revents; /* out, WEFT_FD: the events ready, as poll(2) reports
-                      them (POLLERR or POLLHUP count as every event asked
-                      for, and are reported too; a regular file is always
-                      ready for both) */
+    short revents; /* out, WEFT_FD: the events ready: as poll(2) reports
+                      them when the fd was ready at the call (POLLERR or
+                      POLLHUP then count as every event asked for, and are
+                      reported too), else those the poller found ready
+                      during the wait, as weft_wait_fd returns them; a
+                      regular file is always ready for both */
     weft_future *future; /* WEFT_FUTURE */
     weft_events *ev;      /* WEFT_EVENT */
 } weft_case;

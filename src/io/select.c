@@ -8,13 +8,23 @@
 #include <errno.h>
 #include <poll.h>
 
-#define FD_CLOSED ((uint64_t)1 << 32) /* in aux, above the record's life */
+/* In aux, above the record's life (32 bits): the fd was closed during
+ * the wait, or the events the poller found ready (as weft_wait_fd takes
+ * them, without asking poll(2) again). */
+#define FD_CLOSED ((uint64_t)1 << 32)
+#define FD_FIRED_SHIFT 33
 
 static int fd_ready(weft_case *c, weft__waiter *w)
 {
     if (w && (w->aux & FD_CLOSED)) {
         c->revents = 0;
         c->err = EBADF;
+        return 1;
+    }
+    int fired = w ? (int)(w->aux >> FD_FIRED_SHIFT) : 0;
+    if (fired) {
+        c->revents = (short)fired;
+        c->err = 0;
         return 1;
     }
     if (c->events & ~(POLLIN | POLLOUT) || !(c->events & (POLLIN | POLLOUT))) {
@@ -55,7 +65,7 @@ static void fd_disarm(weft__task *t, weft_case *c, weft__waiter *w)
     if (r->life != (uint32_t)w->aux)
         w->aux |= FD_CLOSED; /* handed back by weft_close: not ours now */
     else
-        weft__fd_disarm(t, c->fd, r, c->events);
+        w->aux |= (uint64_t)weft__fd_disarm(t, c->fd, r, c->events) << FD_FIRED_SHIFT;
 }
 
 const weft__case_kind weft__fd_case = {fd_ready, fd_take, fd_arm, fd_disarm};
