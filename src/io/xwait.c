@@ -37,7 +37,7 @@ int weft__xwait_block(weft__xwait *x, pthread_mutex_t *mu, weft__task *t, weft__
                       const void *obj, int64_t deadline)
 {
     if (weft__expired(deadline))
-        return ETIMEDOUT;
+        return weft__late(deadline);
     if (weft__xwait_arm(x, t) != 0)
         return errno;
     pthread_mutex_unlock(mu);

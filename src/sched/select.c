@@ -101,7 +101,7 @@ int weft__select(weft_case *cases, size_t n, int64_t deadline, const weft__case_
             return (int)pick;
         }
         if (weft__expired(deadline)) {
-            errno = ETIMEDOUT;
+            errno = weft__late(deadline);
             return -1;
         }
         if (!(w = weft__waiters(t, n)))
