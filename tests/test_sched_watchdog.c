@@ -14,6 +14,14 @@
 
 static const char REPORT[] = "has run for ";
 
+/* Under a tool or on a loaded machine a thread that the kernel keeps off
+ * its CPU for the limit looks stuck too: there, at least the stalls made
+ * on purpose must be reported. */
+static int exactly(int n, int want)
+{
+    return test_under() && *test_under() ? n >= want : n == want;
+}
+
 static int count(const char *text, const char *what)
 {
     int n = 0;
@@ -61,9 +69,9 @@ static void spin(int64_t ms)
 static void *spinner(void *arg)
 {
     (void)arg;
-    spin(300);
+    spin(400);
     CHECK_INT(weft_pause(), 0);
-    spin(300);
+    spin(400);
     /* Pausing all the time gives the thread back: never reported. */
     int64_t end = weft_now() + 300 * 1000000LL;
     while (weft_now() < end)
@@ -83,8 +91,8 @@ static void call_child(void *arg)
 {
     (void)arg;
     CHECK_ERR(weft_watchdog(-1), -1, EINVAL);
-    CHECK_INT(weft_watchdog(50), 0);
-    CHECK_INT(weft_watchdog(50), 0); /* again: the same watchdog */
+    CHECK_INT(weft_watchdog(100), 0);
+    CHECK_INT(weft_watchdog(100), 0); /* again: the same watchdog */
     CHECK_INT(weft_run(spinner, NULL, NULL), 0);
     /* Turned off, then the same stall: nothing more. */
     CHECK_INT(weft_watchdog(0), 0);
@@ -106,7 +114,7 @@ static void *named_spinner(void *arg)
 static void pair_child(void *arg)
 {
     (void)arg;
-    CHECK_INT(weft_watchdog(50), 0);
+    CHECK_INT(weft_watchdog(100), 0);
     CHECK_INT(weft_run(named_spinner, NULL, NULL), 0);
     CHECK_INT(weft_watchdog(0), 0);
 }
@@ -128,7 +136,7 @@ static void *forked(void *arg)
 static void fork_child(void *arg)
 {
     (void)arg;
-    CHECK_INT(weft_watchdog(50), 0);
+    CHECK_INT(weft_watchdog(100), 0);
     CHECK_INT(weft_run(quick, NULL, NULL), 0);
     fflush(NULL);
     pid_t pid = fork();
@@ -217,13 +225,13 @@ int main(void)
      * after weft_watchdog(0), the sleep(1) is not reported. */
     st = test_fork(call_child, NULL, out, sizeof out);
     CHECK_EXITED(st, 0, out);
-    CHECK_INT(count(out, REPORT), 2);
+    CHECK(exactly(count(out, REPORT), 2));
     CHECK(strstr(out, "'' has run for ")); /* the first task, unnamed */
     /* With other tasks ready (a ticker), the same. */
     st = test_fork(pair_child, NULL, out, sizeof out);
     CHECK_EXITED(st, 0, out);
-    CHECK_INT(count(out, "'spinner' has run for "), 2);
-    CHECK_INT(count(out, REPORT), 2);
+    CHECK(exactly(count(out, "'spinner' has run for "), 2));
+    CHECK(exactly(count(out, REPORT), 2));
 
     if (!test_under_is("tsan")) { /* which starts no thread after a fork */
         st = test_fork(fork_child, NULL, out, sizeof out);
