@@ -437,8 +437,12 @@ WEFT_API int weft_dump_on_sigquit(int on);
  * followed by a backtrace of the stuck thread (backtrace_symbols_fd(3):
  * one line per frame, named for functions the dynamic symbol table
  * knows, so link with -rdynamic to see the program's own). ms = 0 turns
- * it off and returns once its thread has ended (exit() does that too). WEFT_DEBUG=slow:MS in the environment (read by the first
- * weft_run of the process) calls weft_watchdog(MS).
+ * it off and returns once its thread has ended (exit() does that too).
+ * WEFT_DEBUG=slow:MS in the environment (read by the first weft_run of
+ * the process) calls weft_watchdog(MS). A thread that blocks SIGURG is
+ * not reported; under valgrind, which runs one thread at a time, a task
+ * in a CPU loop may keep the watchdog from looking, and go unreported (a
+ * task blocked in a system call is reported).
  *
  * Cost: off, no thread looks, and the switch path only publishes its
  * progress marks with relaxed stores (plain moves; a direct switch to
