@@ -45,7 +45,8 @@ static void *body(void *arg)
     struct pollfd *none = NULL;
     __asm__ volatile("" : "+r"(none));
     CHECK_ERR(weft_poll(none, 1, 0), -1, EFAULT);
-    CHECK_ERR(weft_poll(p, (nfds_t)INT_MAX + 1, 0), -1, EINVAL);
+    if (!test_under_is("valgrind")) /* which checks the whole array first */
+        CHECK_ERR(weft_poll(p, (nfds_t)INT_MAX + 1, 0), -1, EINVAL);
     /* The byte that woke it is there to read. */
     char b[4];
     CHECK_INT(weft_read(pipe_fds[0], b, sizeof b, -1), 1);
