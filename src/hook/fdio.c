@@ -1,0 +1,107 @@
+/* read, write, readv, writev, pread, pwrite: weft's calls in a task
+ * (regular files on the worker pool or io_uring, as weft_read does). */
+#include "hook/hook.h"
+
+#include <poll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+NEXT_DECL(read);
+NEXT_DECL(write);
+NEXT_DECL(readv);
+NEXT_DECL(writev);
+NEXT_DECL(pread);
+NEXT_DECL(pwrite);
+
+WEFT_API ssize_t read(int fd, void *buf, size_t n)
+{
+    weft__hfd *h;
+    switch (weft__hook_route(fd, &h)) {
+    case GO_WEFT:
+        HOOK_WEFT(ssize_t, h, H_RCV, weft_read(fd, buf, n, dl));
+    case GO_BLOCK:
+        HOOK_BLOCK(ssize_t, fd, h, POLLIN, H_RCV, NEXT(read)(fd, buf, n));
+    default:
+        return NEXT(read)(fd, buf, n);
+    }
+}
+
+WEFT_API ssize_t write(int fd, const void *buf, size_t n)
+{
+    weft__hfd *h;
+    switch (weft__hook_route(fd, &h)) {
+    case GO_WEFT:
+        HOOK_WEFT(ssize_t, h, H_SND, weft_write(fd, buf, n, dl));
+    case GO_BLOCK:
+        HOOK_BLOCK(ssize_t, fd, h, POLLOUT, H_SND, NEXT(write)(fd, buf, n));
+    default:
+        return NEXT(write)(fd, buf, n);
+    }
+}
+
+WEFT_API ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+    weft__hfd *h;
+    switch (weft__hook_route(fd, &h)) {
+    case GO_WEFT:
+        HOOK_WEFT(ssize_t, h, H_RCV, weft_readv(fd, iov, cnt, dl));
+    case GO_BLOCK:
+        HOOK_BLOCK(ssize_t, fd, h, POLLIN, H_RCV, NEXT(readv)(fd, iov, cnt));
+    default:
+        return NEXT(readv)(fd, iov, cnt);
+    }
+}
+
+WEFT_API ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+    weft__hfd *h;
+    switch (weft__hook_route(fd, &h)) {
+    case GO_WEFT:
+        HOOK_WEFT(ssize_t, h, H_SND, weft_writev(fd, iov, cnt, dl));
+    case GO_BLOCK:
+        HOOK_BLOCK(ssize_t, fd, h, POLLOUT, H_SND, NEXT(writev)(fd, iov, cnt));
+    default:
+        return NEXT(writev)(fd, iov, cnt);
+    }
+}
+
+WEFT_API ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+    weft__hfd *h;
+    switch (weft__hook_route(fd, &h)) {
+    case GO_WEFT:
+        HOOK_WEFT(ssize_t, h, H_RCV, weft_pread(fd, buf, n, off, dl));
+    case GO_BLOCK:
+        HOOK_BLOCK(ssize_t, fd, h, POLLIN, H_RCV, NEXT(pread)(fd, buf, n, off));
+    default:
+        return NEXT(pread)(fd, buf, n, off);
+    }
+}
+
+WEFT_API ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    weft__hfd *h;
+    switch (weft__hook_route(fd, &h)) {
+    case GO_WEFT:
+        HOOK_WEFT(ssize_t, h, H_SND, weft_pwrite(fd, buf, n, off, dl));
+    case GO_BLOCK:
+        HOOK_BLOCK(ssize_t, fd, h, POLLOUT, H_SND, NEXT(pwrite)(fd, buf, n, off));
+    default:
+        return NEXT(pwrite)(fd, buf, n, off);
+    }
+}
+
+/* The names that programs built with _FILE_OFFSET_BITS=64 call (the
+ * same functions where off_t is 64 bits). */
+#if !defined(__LP64__)
+#error "the hook's pread64/pwrite64 assume a 64-bit off_t"
+#endif
+WEFT_API ssize_t pread64(int fd, void *buf, size_t n, off_t off)
+{
+    return pread(fd, buf, n, off);
+}
+
+WEFT_API ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+    return pwrite(fd, buf, n, off);
+}
