@@ -154,7 +154,10 @@ static int try_connect(const char *path, int port)
     int ok;
     if (path) {
         struct sockaddr_un a = {.sun_family = AF_UNIX};
-        snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+        size_t n = strlen(path);
+        if (n >= sizeof a.sun_path)
+            FAIL("socket path too long: %s", path);
+        memcpy(a.sun_path, path, n + 1);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
     } else {

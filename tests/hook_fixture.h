@@ -1,4 +1,4 @@
-/* Fixtures of the hook tests against real servers (test_hook_*.c): server
+/* Fixtures of the hook tests against real servers (test_hookreal_*.c): server
  * processes that a test starts itself in a scratch folder and stops at the
  * end, a thread-per-connection server inside the test process, and the
  * probe that shows N held blocking calls running at once on one thread.
@@ -126,28 +126,5 @@ typedef struct hook_probe_ops {
  * the calls took less than half the time they take one after another
  * (HOOK_PROBE_TASKS holds). Prints the figures. what names the call. */
 void hook_probe_run(const char *what, const hook_probe_ops *ops, void *ctx);
-
-/* With the preloaded variant of a test (built with HOOK_PRELOAD_LIB, the
- * path of libweft-hook.so, and not linked with it): runs the test again
- * with the library in LD_PRELOAD, unless it is there already. Skips under
- * valgrind, ASan, TSan and qemu, whose runtimes must come first or which
- * would not follow the new program. Does nothing in the linked variant. */
-static inline void hook_preload_self(char **argv)
-{
-#ifdef HOOK_PRELOAD_LIB
-    const char *pre = getenv("LD_PRELOAD");
-    if (pre && strstr(pre, HOOK_PRELOAD_LIB))
-        return;
-    if (test_under()[0])
-        test_skip("the preloaded variant runs in the plain modes only (the linked one runs here)");
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s%s%s", HOOK_PRELOAD_LIB, pre && *pre ? ":" : "", pre ? pre : "");
-    CHECK(setenv("LD_PRELOAD", buf, 1) == 0);
-    execv("/proc/self/exe", argv);
-    FAIL("execv /proc/self/exe: %s", strerror(errno));
-#else
-    (void)argv;
-#endif
-}
 
 #endif

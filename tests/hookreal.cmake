@@ -1,8 +1,9 @@
-# The hook's tests against real servers: tests/test_hook_{redis,pg,curl,ssl}.c
-# call hiredis, libpq, libcurl and OpenSSL through their unmodified blocking
-# APIs inside weft tasks. Each is built twice: linked with libweft-hook
-# (test_hook_X) and preloaded (test_hook_X_preload, which runs itself again
-# with LD_PRELOAD). A library that is not installed, or a build without
+# The hook's tests against real servers: tests/test_hookreal_{redis,pg,curl,
+# ssl}.c call hiredis, libpq, libcurl and OpenSSL through their unmodified
+# blocking APIs inside weft tasks. Each is built twice, as the hook's own
+# tests are (tests/hook.cmake, tests/hook_util.h): test_hookreal_X_linked,
+# linked with libweft-hook, and test_hookreal_X_preload, which runs itself
+# again with LD_PRELOAD. A library that is not installed, or a build without
 # libweft-hook, gives a stand-in that skips saying why; a server program
 # that is missing skips at run time (CI installs the Debian packages).
 
@@ -14,17 +15,19 @@ function(hookreal_skip name reason)
   target_compile_definitions(${name} PRIVATE HOOK_SKIP_REASON="${reason}")
 endfunction()
 
-# hookreal_test(topic INCLUDE dir LIBS libs...): both variants of test_hook_<topic>.
+# hookreal_test(topic INCLUDE dir LIBS libs...): both variants of
+# test_hookreal_<topic>.
 function(hookreal_test topic)
   cmake_parse_arguments(H "" "" "INCLUDE;LIBS" ${ARGN})
-  set(name test_hook_${topic})
-  weft_test(${name} SOURCE ${name}.c ${HOOKREAL_FIXTURE} LIB weft_shared
-    LINK -Wl,--no-as-needed weft_hook -Wl,--as-needed ${H_LIBS} Threads::Threads)
-  weft_test(${name}_preload SOURCE ${name}.c ${HOOKREAL_FIXTURE} LIB weft_shared
-    LINK ${H_LIBS} Threads::Threads)
-  target_compile_definitions(${name}_preload PRIVATE HOOK_PRELOAD_LIB="$<TARGET_FILE:weft_hook>")
+  set(name test_hookreal_${topic})
+  weft_test(${name}_linked SOURCE ${name}.c LIB weft_shared
+    LINK -Wl,--no-as-needed weft_hook -Wl,--as-needed ${H_LIBS} Threads::Threads ${CMAKE_DL_LIBS})
+  weft_test(${name}_preload SOURCE ${name}.c LIB weft_shared
+    LINK ${H_LIBS} Threads::Threads ${CMAKE_DL_LIBS})
+  target_compile_definitions(${name}_preload PRIVATE WEFT_HOOK_PRELOAD="$<TARGET_FILE:weft_hook>")
   add_dependencies(${name}_preload weft_hook)
-  foreach(t ${name} ${name}_preload)
+  foreach(t ${name}_linked ${name}_preload)
+    target_sources(${t} PRIVATE ${HOOKREAL_FIXTURE})
     target_include_directories(${t} PRIVATE ${H_INCLUDE})
   endforeach()
 endfunction()
@@ -48,10 +51,10 @@ find_package(OpenSSL QUIET)
 # topic, found, Debian package, include dir, libraries
 macro(hookreal_add topic found package include)
   if(hookreal_skip)
-    hookreal_skip(test_hook_${topic} "${hookreal_skip}")
+    hookreal_skip(test_hookreal_${topic} "${hookreal_skip}")
   elseif(NOT ${found})
-    hookreal_skip(test_hook_${topic} "${package} is not installed")
-    message(STATUS "weft: test_hook_${topic} skips: ${package} is not installed")
+    hookreal_skip(test_hookreal_${topic} "${package} is not installed")
+    message(STATUS "weft: test_hookreal_${topic} skips: ${package} is not installed")
   else()
     hookreal_test(${topic} INCLUDE ${include} LIBS ${ARGN})
   endif()

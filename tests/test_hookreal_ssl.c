@@ -6,6 +6,7 @@
  * all finish in about one wait. Before that, each connection does a
  * handshake and an immediate "ping". */
 #include "hook_fixture.h"
+#include "hook_util.h"
 
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -168,7 +169,7 @@ static void close_conn(void *state, void *ctx)
 int main(int argc, char **argv)
 {
     (void)argc;
-    hook_preload_self(argv);
+    hook_test_init(argv);
     make_contexts();
     hook_tserver_start(&server, serve_tls, NULL);
     const hook_probe_ops ops = {open_conn, held, close_conn};

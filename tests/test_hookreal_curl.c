@@ -4,6 +4,7 @@
  * curl_easy_perform; the transfers park in libcurl's poll, so all finish
  * in about one hold. Before that, each handle fetches /fast. */
 #include "hook_fixture.h"
+#include "hook_util.h"
 
 #include <curl/curl.h>
 #include <sys/socket.h>
@@ -113,7 +114,7 @@ static void close_handle(void *state, void *ctx)
 int main(int argc, char **argv)
 {
     (void)argc;
-    hook_preload_self(argv);
+    hook_test_init(argv);
     CHECK_INT(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
     hook_tserver_start(&server, serve_http, NULL);
     const hook_probe_ops ops = {open_handle, held, close_handle};

@@ -4,6 +4,7 @@
  * SELECT pg_sleep(...); the calls park, so all finish in about one sleep.
  * Before that, each connection runs a query with a result to check. */
 #include "hook_fixture.h"
+#include "hook_util.h"
 
 #include <libpq-fe.h>
 
@@ -56,7 +57,7 @@ static void close_conn(void *state, void *ctx)
 int main(int argc, char **argv)
 {
     (void)argc;
-    hook_preload_self(argv);
+    hook_test_init(argv);
     hook_pg_start(&server, 4 * HOOK_PROBE_TASKS);
     /* The socket exists before the server takes queries. */
     int tries = 0;

@@ -4,6 +4,7 @@
  * calls park, so all finish in about one timeout. Before that, SET and GET
  * go through the same connections. */
 #include "hook_fixture.h"
+#include "hook_util.h"
 
 #include <hiredis/hiredis.h>
 
@@ -58,7 +59,7 @@ static void close_conn(void *state, void *ctx)
 int main(int argc, char **argv)
 {
     (void)argc;
-    hook_preload_self(argv);
+    hook_test_init(argv);
     hook_redis_start(&server);
     const hook_probe_ops ops = {open_conn, held, close_conn};
     hook_probe_run("hiredis BLPOP", &ops, NULL);
