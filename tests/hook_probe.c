@@ -92,7 +92,7 @@ void hook_probe_run(const char *what, const hook_probe_ops *ops, void *ctx)
     long long ms = (long long)((P.last_end - P.start) / MS);
     printf("%d %s calls held %d ms each: %lld ms in all, %d in progress at once, %ld ticks "
            "of another task meanwhile\n",
-           HOOK_PROBE_TASKS, what, HOOK_PROBE_HOLD_MS, ms, P.max_inside, P.ticks);
+           HOOK_PROBE_TASKS, what, hook_hold_ms(), ms, P.max_inside, P.ticks);
     fflush(stdout);
     if (P.failed)
         FAIL("%d of %d tasks failed their %s", P.failed, HOOK_PROBE_TASKS, what);
@@ -101,9 +101,9 @@ void hook_probe_run(const char *what, const hook_probe_ops *ops, void *ctx)
              HOOK_PROBE_TASKS);
     if (P.ticks < 2)
         FAIL("the calls did not park: another task woke %ld times while they waited", P.ticks);
-    if (ms < HOOK_PROBE_HOLD_MS / 2)
-        FAIL("the server did not hold the calls (%lld ms for %d ms holds)", ms, HOOK_PROBE_HOLD_MS);
-    if (ms >= (long long)HOOK_PROBE_TASKS * HOOK_PROBE_HOLD_MS / 2)
+    if (ms < hook_hold_ms() / 2)
+        FAIL("the server did not hold the calls (%lld ms for %d ms holds)", ms, hook_hold_ms());
+    if (ms >= (long long)HOOK_PROBE_TASKS * hook_hold_ms() / 2)
         FAIL("the calls did not overlap: %lld ms, not less than half of %d one after another", ms,
-             HOOK_PROBE_TASKS * HOOK_PROBE_HOLD_MS);
+             HOOK_PROBE_TASKS * hook_hold_ms());
 }

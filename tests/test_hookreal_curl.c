@@ -26,7 +26,7 @@ static void serve_http(int fd, void *ctx)
     req[n] = '\0';
     int slow = strncmp(req, "GET /slow ", 10) == 0;
     if (slow)
-        hook_msleep(HOOK_PROBE_HOLD_MS);
+        hook_msleep(hook_hold_ms());
     const char *body = slow ? "slow ok" : "fast ok";
     char resp[256];
     int len = snprintf(resp, sizeof resp,

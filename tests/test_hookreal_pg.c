@@ -39,7 +39,7 @@ static int held(void *state, void *ctx)
     (void)ctx;
     PGconn *c = state;
     char sql[64];
-    snprintf(sql, sizeof sql, "SELECT pg_sleep(%.3f)", HOOK_PROBE_HOLD_MS / 1000.0);
+    snprintf(sql, sizeof sql, "SELECT pg_sleep(%.3f)", hook_hold_ms() / 1000.0);
     PGresult *r = PQexec(c, sql);
     int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
     if (!ok)

@@ -41,7 +41,7 @@ static int held(void *state, void *ctx)
     (void)ctx;
     redisContext *c = state;
     /* BLPOP on a list nobody pushes to: nil after the timeout. */
-    redisReply *r = redisCommand(c, "BLPOP hookreal:empty %.3f", HOOK_PROBE_HOLD_MS / 1000.0);
+    redisReply *r = redisCommand(c, "BLPOP hookreal:empty %.3f", hook_hold_ms() / 1000.0);
     int ok = r && r->type == REDIS_REPLY_NIL;
     if (!ok)
         fprintf(stderr, "BLPOP: %s (reply type %d)\n", r ? "unexpected reply" : c->errstr,

@@ -71,7 +71,7 @@ static void serve_tls(int fd, void *ctx)
         while ((n = SSL_read(ssl, buf, sizeof buf)) > 0) {
             int slow = n == 4 && memcmp(buf, "slow", 4) == 0;
             if (slow)
-                hook_msleep(HOOK_PROBE_HOLD_MS);
+                hook_msleep(hook_hold_ms());
             const char *reply = slow ? "slow pong" : "pong";
             if (SSL_write(ssl, reply, (int)strlen(reply)) <= 0)
                 break;
