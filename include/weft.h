@@ -685,6 +685,9 @@ WEFT_API ssize_t weft_sendmsg(int fd, const struct msghdr *msg, int flags, int64
  * registered from its first wait until weft_close). fds are not made
  * non-blocking. An fd whose reader's (or writer's) slot another task
  * holds (see EBUSY above) is looked at again every millisecond instead.
+ * An fd that weft_close, weft_fd_forget (or the hook's close and dup2)
+ * ends during the wait reports POLLNVAL, even if its number is already
+ * another file's.
  * Returns the number of fds with events, 0 when the deadline came first
  * (as poll(2) does, not ETIMEDOUT), or -1 with errno: EPERM, ECANCELED,
  * ENOMEM (the common ones), EFAULT (fds is NULL and n > 0), EINVAL (n is

@@ -38,7 +38,7 @@ static void *read_late(void *arg)
 
 static void test_concurrent_reads(void)
 {
-    pipe_call c[HOOK_N];
+    static pipe_call c[HOOK_N];
     long ticks;
     int64_t el = hook_together(HOOK_N, read_late, c, sizeof c[0], &ticks);
     printf("%d reads of %d ms: %.1f ms, %ld ticks beside\n", HOOK_N, HOOK_MS, el / 1e6, ticks);
@@ -91,7 +91,7 @@ static void *write_big(void *arg)
 
 static void test_write_all(void)
 {
-    pair p;
+    static pair p;
     weft_co *t = weft_spawn(write_big, &p, NULL);
     CHECK_INT(weft_join(t, NULL, -1), 0);
 }
@@ -113,7 +113,7 @@ static void *readv_late(void *arg)
 
 static void test_concurrent_readv(void)
 {
-    pipe_call c[HOOK_N];
+    static pipe_call c[HOOK_N];
     long ticks;
     int64_t el = hook_together(HOOK_N, readv_late, c, sizeof c[0], &ticks);
     CHECK_TOGETHER(el, ticks);
@@ -179,7 +179,9 @@ static void *user_nonblock(void *arg)
     /* Back to blocking: the read parks again, and F_GETFL follows. */
     CHECK_INT(fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) & ~O_NONBLOCK), 0);
     CHECK(!(fcntl(p[0], F_GETFL) & O_NONBLOCK));
-    pipe_call c = {{p[0], p[1]}, 0, {0}};
+    static pipe_call c;
+    c.fds[0] = p[0];
+    c.fds[1] = p[1];
     weft_co *w = weft_spawn(late_writer, &c, NULL);
     CHECK_INT(read(p[0], b, 4), 4);
     CHECK_INT(weft_join(w, NULL, -1), 0);
@@ -198,7 +200,7 @@ static void test_user_nonblock(void)
 static void *bad_fds(void *arg)
 {
     (void)arg;
-    char b[1];
+    char b[1] = {0};
     struct iovec v = {b, 1};
     CHECK_ERR(read(-1, b, 1), -1, EBADF);
     CHECK_ERR(write(-1, b, 1), -1, EBADF);

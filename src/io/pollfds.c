@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 
 #define RD_EVENTS (POLLIN | POLLPRI | POLLRDNORM | POLLRDBAND | POLLRDHUP)
 #define WR_EVENTS (POLLOUT | POLLWRNORM | POLLWRBAND)
@@ -62,6 +63,24 @@ static void give_back(weft__poller *p, weft__task *t, const struct pollfd *fds, 
     }
 }
 
+/* The fds whose record's life changed while t waited were closed or
+ * replaced (weft_close, weft_fd_forget, dup2 over them): they report
+ * POLLNVAL, as the waiters of weft_read get EBADF, even when the number
+ * is already another file's. Returns how many. */
+static int gone(weft__poller *p, struct pollfd *fds, nfds_t n, const uint32_t *life)
+{
+    int k = 0;
+    for (nfds_t i = 0; i < n; i++) {
+        fds[i].revents = 0;
+        weft__pfd *r = fds[i].fd < 0 ? NULL : weft__poll_fd_peek(p, fds[i].fd);
+        if (r && r->life != life[i]) {
+            fds[i].revents = POLLNVAL;
+            k++;
+        }
+    }
+    return k;
+}
+
 int weft_poll(struct pollfd *fds, nfds_t n, int64_t deadline)
 {
     weft__task *t;
@@ -75,33 +94,53 @@ int weft_poll(struct pollfd *fds, nfds_t n, int64_t deadline)
     weft__poller *p = s->poller;
     if (!p && !(p = weft__idle_poller(s)))
         return -1;
+    int k = weft__sys_poll(fds, n, 0);
+    if (k != 0 || weft__expired(deadline))
+        return k; /* EINVAL (n above RLIMIT_NOFILE), EFAULT, ENOMEM */
+    /* The lives of the records, on the task's own stack or heap: only this
+     * task reads them. */
+    uint32_t small[32], *life = small;
+    if (n > 32 && !(life = malloc(n * sizeof *life))) {
+        errno = ENOMEM;
+        return -1;
+    }
     for (;;) {
-        int k = weft__sys_poll(fds, n, 0);
-        if (k != 0 || weft__expired(deadline))
-            return k; /* EINVAL (n above RLIMIT_NOFILE), EFAULT, ENOMEM */
         int64_t until = deadline;
-        for (nfds_t i = 0; i < n; i++) {
+        nfds_t i;
+        for (i = 0; i < n; i++) {
             if (fds[i].fd < 0)
                 continue;
             int rc = take(p, t, &fds[i]);
-            if (rc < 0) {
-                int e = errno;
-                give_back(p, t, fds, i + 1);
-                errno = e;
-                return -1;
-            }
+            if (rc < 0)
+                break;
+            life[i] = weft__poll_fd_peek(p, fds[i].fd)->life;
             if (rc > 0) {
                 int64_t soon = weft_now() + BUSY_RECHECK;
                 if (until < 0 || soon < until)
                     until = soon;
             }
         }
-        int why =
-            weft__park(t, WR_FD, (void *)(intptr_t)(n ? fds[0].fd : -1), until, PARK_EXTERNAL);
-        give_back(p, t, fds, n);
-        if (why && why != ETIMEDOUT) {
-            errno = why;
-            return -1;
+        int why = i < n ? errno : 0;
+        if (!why)
+            why =
+                weft__park(t, WR_FD, (void *)(intptr_t)(n ? fds[0].fd : -1), until, PARK_EXTERNAL);
+        give_back(p, t, fds, i < n ? i + 1 : n); /* with the one that failed */
+        if (!why || why == ETIMEDOUT) {
+            if (i == n && (k = gone(p, fds, n, life)) != 0)
+                break;
+            k = weft__sys_poll(fds, n, 0);
+            if (k != 0 || weft__expired(deadline))
+                break;
+            continue;
         }
+        errno = why;
+        k = -1;
+        break;
     }
+    if (life != small) {
+        int e = errno;
+        free(life);
+        errno = e;
+    }
+    return k;
 }
