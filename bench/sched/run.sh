@@ -59,8 +59,10 @@ else
     echo "go chan (GOMAXPROCS=1)    skipped: go not installed"
 fi
 
-echo "== sched: ${SLEEPERS_N:-100000} tasks sleeping to random deadlines within 1 s (one run) =="
-"$dir/sleepers" "${SLEEPERS_N:-100000}"
+echo "== sched: ${SLEEPERS_N:-100000} tasks sleeping to random deadlines within 1 s (one run each) =="
+for k in private shared; do
+    "$dir/sleepers" "${SLEEPERS_N:-100000}" $k
+done
 
 # skynet: the median by time of $SKYNET_RUNS runs of a line of key=value
 # pairs, printed whole.
@@ -75,25 +77,28 @@ median_line() {
         sort -g | awk -v n="${SKYNET_RUNS:-3}" 'NR == int((n + 1) / 2) { sub(/^[^\t]*\t/, ""); print }'
 }
 leaves=${SKYNET_N:-1000000}
-echo "== sched: skynet, $leaves leaves (1.1M tasks), one CPU, median of ${SKYNET_RUNS:-3} =="
+echo "== sched: skynet, $leaves leaves ($((leaves + leaves / 9)) tasks), one CPU, median of ${SKYNET_RUNS:-3} =="
 pin=""
 taskset -c 0 true 2>/dev/null && pin="taskset -c 0"
-wp=$(median_line $pin "$dir/skynet" "$leaves" private)
-ws=$(median_line $pin "$dir/skynet" "$leaves" shared)
-echo "weft private stacks       $wp"
-echo "weft shared stacks        $ws"
-if [ -n "$go_ok" ]; then
-    g=$(GOMAXPROCS=1 median_line $pin "$dir/go_skynet" "$leaves")
-    echo "go (GOMAXPROCS=1)         $g"
-    gms=$(printf '%s\n' "$g" | sed -n 's/.*ms=\([0-9.]*\).*/\1/p')
-    for k in private shared; do
-        line=$([ $k = private ] && echo "$wp" || echo "$ws")
-        wms=$(printf '%s\n' "$line" | sed -n 's/.*ms=\([0-9.]*\).*/\1/p')
-        echo "ratio weft $k / go       $(ratio "$wms" "$gms")"
-    done
-else
-    echo "go (GOMAXPROCS=1)         skipped: go not installed"
-fi
+# Then with every leaf held until all exist: all 1.1M tasks alive at once.
+for alive in "" alive; do
+    wp=$(median_line $pin "$dir/skynet" "$leaves" private $alive)
+    ws=$(median_line $pin "$dir/skynet" "$leaves" shared $alive)
+    echo "weft private stacks $alive      $wp"
+    echo "weft shared stacks $alive       $ws"
+    if [ -n "$go_ok" ]; then
+        g=$(GOMAXPROCS=1 median_line $pin "$dir/go_skynet" "$leaves" $alive)
+        echo "go (GOMAXPROCS=1) $alive        $g"
+        gms=$(printf '%s\n' "$g" | sed -n 's/.*ms=\([0-9.]*\).*/\1/p')
+        for k in private shared; do
+            line=$([ $k = private ] && echo "$wp" || echo "$ws")
+            wms=$(printf '%s\n' "$line" | sed -n 's/.*ms=\([0-9.]*\).*/\1/p')
+            echo "ratio weft $k / go $alive      $(ratio "$wms" "$gms")"
+        done
+    else
+        echo "go (GOMAXPROCS=1)         skipped: go not installed"
+    fi
+done
 if command -v strace >/dev/null 2>&1; then
     n=$((leaves / 10))
     for k in private shared; do

@@ -19,15 +19,28 @@ int64_t weft_now(void)
     return weft__clock(CLOCK_MONOTONIC);
 }
 
+int64_t weft_after(int64_t ns)
+{
+    if (ns < 0)
+        return -1;
+    int64_t now = weft_now();
+    return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
 /* For "since when" in dumps: cheap, a few ms coarse. */
 static int64_t coarse_now(void)
 {
     return weft__clock(CLOCK_MONOTONIC_COARSE);
 }
 
-int weft__expired(int64_t deadline)
+int weft__expired_slow(int64_t deadline)
 {
-    return deadline == 0 || (deadline > 0 && deadline <= weft_now());
+    return deadline <= weft_now();
+}
+
+int weft_expired(int64_t deadline)
+{
+    return weft__expired(deadline);
 }
 
 uint64_t weft__rand(weft__sched *s)
@@ -95,6 +108,16 @@ int weft__park(weft__task *t, weft__reason reason, const void *obj, int64_t dead
     /* Is the task's memory where its pointers say (a private task driving
      * no generator)? One byte for wakers to test. */
     t->plain = cur == t->co && cur->kind == WEFT_STACK_PRIVATE;
+    if (unlikely(t->shield) && !(flags & PARK_NOCANCEL)) {
+        int64_t cap = t->shield_dl;
+        if (cap >= 0 && (deadline < 0 || cap < deadline)) {
+            if (cap <= weft_now()) { /* the shield's time is up */
+                unpark(s, t);
+                return ETIMEDOUT;
+            }
+            deadline = cap;
+        }
+    }
     if (deadline > 0 && weft__timer_add(s, t, deadline) != 0)
         return unpark(s, t);
     t->reason = (uint8_t)reason;
@@ -133,7 +156,7 @@ void weft__wake(weft__task *t, int why, size_t fired)
         weft__timer_del(s, t);
     t->wake = why;
     t->fired = fired;
-    weft__ready_push(s, t);
+    weft__ready_next(s, t);
 }
 
 void weft__task_copy_slow(weft__task *t, void *at, void *buf, size_t n, int dir)
@@ -192,8 +215,9 @@ static weft__task *rec_get(weft__sched *s)
         s->pool = t->next_free;
     else if (!(t = calloc(1, sizeof *t)))
         return NULL;
-    /* The waiters are set by each wait, and select's stay with the record. */
-    memset(t, 0, offsetof(weft__task, w1));
+    /* What spawn sets comes first; the waiters are set by each wait, and
+     * select's stay with the record. */
+    memset(&t->state, 0, offsetof(weft__task, w1) - offsetof(weft__task, state));
     return t;
 }
 
@@ -222,7 +246,9 @@ static void all_unlink(weft__sched *s, weft__task *t)
         t->next_all->prev_all = t->prev_all;
 }
 
-weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opts, weft_group *g)
+/* Inlined into weft_spawn, the hot path, and weft__spawn. */
+static inline __attribute__((always_inline)) weft_co *spawn(weft__sched *s, weft_fn fn, void *arg,
+                                                            const weft_opts *opts, weft_group *g)
 {
     weft__task *t = rec_get(s);
     if (!t) {
@@ -249,8 +275,13 @@ weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opt
     t->group = g;
     all_link(s, t);
     s->live++;
-    weft__ready_push(s, t);
+    weft__ready_next(s, t);
     return co;
+}
+
+weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opts, weft_group *g)
+{
+    return spawn(s, fn, arg, opts, g);
 }
 
 /* Frees a finished task: its coroutine goes back to the stack pool. */
@@ -272,7 +303,7 @@ weft_co *weft_spawn(weft_fn fn, void *arg, const weft_opts *opts)
         errno = EINVAL;
         return NULL;
     }
-    return weft__spawn(s, fn, arg, opts, NULL);
+    return spawn(s, fn, arg, opts, NULL);
 }
 
 /* Direct task-to-task switches allowed between two visits of the loop,
@@ -329,7 +360,7 @@ static inline void run_one(weft__sched *s, weft__task *t)
              * loop. Treated as weft_pause; the yield returns NULL. */
             co->state = ST_ACTIVE;
             t->resume = co;
-            weft__ready_push(s, t);
+            weft__ready_behind(s, t);
         }
     }
 }
@@ -340,6 +371,7 @@ static void cancel_all(weft__sched *s)
         if (t->state == T_DONE)
             continue;
         t->cancelled = 1;
+        /* A deadlock overrides shields: nothing else would wake them. */
         if (t->state == T_WAITING && !(t->flags & PARK_NOCANCEL))
             weft__wake(t, ECANCELED, 0);
     }
@@ -369,7 +401,7 @@ static void loop(weft__sched *s)
          * that keep pausing cannot starve timers. */
         s->budget = DIRECT_BUDGET;
         for (size_t n = s->nready; n && s->nready; n--)
-            run_one(s, weft__ready_pop(s));
+            run_one(s, weft__ready_pop(s, !s->budget));
         if (s->nheap)
             weft__timer_fire(s, weft_now());
         if (s->nready) {
@@ -412,6 +444,7 @@ int weft_run(weft_fn main, void *arg, void **result)
     s->loop = weft__th.cur;
     s->rng = (uint64_t)weft_now() | 1;
     weft__sched_cur = s;
+    weft__debugger_add(s);
     int rc = 0;
     weft_co *m = weft__spawn(s, main, arg, NULL, NULL);
     if (!m) {
@@ -441,6 +474,7 @@ int weft_run(weft_fn main, void *arg, void **result)
         free(t);
     }
     weft__timer_free(s);
+    weft__debugger_remove(s);
     weft__sched_cur = NULL;
     free(s);
     if (rc)
@@ -498,7 +532,7 @@ int weft_join(weft_co *task, void **result, int64_t deadline)
         return -1;
     if (t->state != T_DONE) {
         if (weft__expired(deadline)) {
-            errno = ETIMEDOUT;
+            errno = weft__late(deadline);
             return -1;
         }
         t->joiner = self;
@@ -541,7 +575,7 @@ int weft_pause(void)
     weft_co *cur = weft__th.cur;
     t->plain = cur == t->co && cur->kind == WEFT_STACK_PRIVATE;
     t->resume = cur;
-    weft__ready_push(s, t);
+    weft__ready_behind(s, t);
     if (likely(weft__switch_out(s, t) == 0))
         return 0;
     /* No room to save its frames: out of the queue again, at its tail. */
@@ -572,8 +606,8 @@ int weft_sleep(int64_t deadline)
     if (weft__expired(deadline))
         return 0;
     int why = weft__park(t, WR_SLEEP, NULL, deadline, 0);
-    if (why == ETIMEDOUT)
-        return 0;
+    if (why == ETIMEDOUT && weft__expired(deadline))
+        return 0; /* its own deadline, not a shield's */
     errno = why;
     return -1;
 }
@@ -592,7 +626,7 @@ int weft_cancel(weft_co *task)
     if (t->state == T_DONE)
         return 0;
     t->cancelled = 1;
-    if (t->state == T_WAITING && !(t->flags & PARK_NOCANCEL))
+    if (weft__cancel_wakes(t))
         weft__wake(t, ECANCELED, 0);
     return 0;
 }
