@@ -2,6 +2,8 @@
  * thread (BENCH_HOOK_WEFT) or as a pthread per connection; see driver.h. */
 #include "driver.h"
 
+#include "../bench.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,9 +26,7 @@ static int failures;
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return bench_now_ns() / 1e9;
 }
 
 static double cpu_s(void)
@@ -35,22 +35,6 @@ static double cpu_s(void)
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-/* A "Field: N kB" line of /proc/self/status, in kB; -1 if absent. */
-static long status_kb(const char *field)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
-    char line[256];
-    size_t n = strlen(field);
-    long kb = -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, field, n) == 0 && line[n] == ':' && sscanf(line + n + 1, "%ld", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
 }
 
 static struct {
@@ -127,7 +111,7 @@ static void *run_main(void *arg)
     weft_wg_wait(&worked, -1);
     fig.t1 = now_s();
     fig.cpu1 = cpu_s();
-    fig.hwm = status_kb("VmHWM");
+    fig.hwm = bench_status_kb("VmHWM");
     weft_wg_done(&closing);
     return NULL;
 }
@@ -185,7 +169,7 @@ static void run_all(void)
     pthread_barrier_wait(&worked);
     fig.t1 = now_s();
     fig.cpu1 = cpu_s();
-    fig.hwm = status_kb("VmHWM");
+    fig.hwm = bench_status_kb("VmHWM");
     pthread_barrier_wait(&closing);
     for (long i = 0; i < conns; i++)
         pthread_join(t[i], NULL);
@@ -201,7 +185,7 @@ int bench_hook_main(int argc, char **argv, const bench_client *c)
     }
     client = c;
     target = argv[3];
-    fig.rss0 = status_kb("VmRSS");
+    fig.rss0 = bench_status_kb("VmRSS");
     run_all();
     if (failures) {
         fprintf(stderr, "%s: %d of %ld connections failed\n", argv[0], failures, conns);

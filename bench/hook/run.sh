@@ -99,6 +99,16 @@ client() {
 record() {
     echo "$1=$2" >>"$out"
 }
+# both CLIENT CONNS ITERS TARGET: runs CLIENT_weft, then CLIENT_threads,
+# adding their ops/s and CPU per op to W_OPS, W_CPU, T_OPS and T_CPU.
+both() {
+    client "weft tasks" "$dir/$1_weft" "$2" "$3" "$4"
+    W_OPS="$W_OPS $(field "$LINE" ops_per_s)"
+    W_CPU="$W_CPU $(field "$LINE" cpu_us_per_op)"
+    client "threads" "$dir/$1_threads" "$2" "$3" "$4"
+    T_OPS="$T_OPS $(field "$LINE" ops_per_s)"
+    T_CPU="$T_CPU $(field "$LINE" cpu_us_per_op)"
+}
 
 # ---- redis ------------------------------------------------------------------
 
@@ -144,12 +154,7 @@ redis_bench() {
     r=1
     while [ $r -le "$runs" ]; do
         echo "  run $r:"
-        client "weft tasks" "$dir/redis_weft" "$conns" "$redis_iters" "$target"
-        W_OPS="$W_OPS $(field "$LINE" ops_per_s)"
-        W_CPU="$W_CPU $(field "$LINE" cpu_us_per_op)"
-        client "threads" "$dir/redis_threads" "$conns" "$redis_iters" "$target"
-        T_OPS="$T_OPS $(field "$LINE" ops_per_s)"
-        T_CPU="$T_CPU $(field "$LINE" cpu_us_per_op)"
+        both redis "$conns" "$redis_iters" "$target"
         if $pin0 "$dir/cpu_of" redis-benchmark -h 127.0.0.1 -p $port -c "$conns" -n $rb_n \
             -t set,get -q >"$tmp/rb" 2>"$tmp/rbcpu"; then
             tr '\r' '\n' <"$tmp/rb" >"$tmp/rb.lines"
@@ -257,12 +262,7 @@ pg_bench() {
     r=1
     while [ $r -le "$runs" ]; do
         echo "  run $r:"
-        client "weft tasks" "$dir/pg_weft" "$conns" "$pg_iters" "$target"
-        W_OPS="$W_OPS $(field "$LINE" ops_per_s)"
-        W_CPU="$W_CPU $(field "$LINE" cpu_us_per_op)"
-        client "threads" "$dir/pg_threads" "$conns" "$pg_iters" "$target"
-        T_OPS="$T_OPS $(field "$LINE" ops_per_s)"
-        T_CPU="$T_CPU $(field "$LINE" cpu_us_per_op)"
+        both pg "$conns" "$pg_iters" "$target"
         r=$((r + 1))
     done
     echo "  RSS at $pg_big connections ($big_iters queries each):"
