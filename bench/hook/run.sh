@@ -150,11 +150,16 @@ redis_bench() {
     done
     target=127.0.0.1:$port
     rb_n=$((conns * redis_iters)) # requests per redis-benchmark test
-    W_OPS="" W_CPU="" T_OPS="" T_CPU="" R_OPS="" R_CPU=""
+    W_OPS="" W_CPU="" T_OPS="" T_CPU="" R_OPS="" R_CPU="" E_OPS="" E_CPU=""
     r=1
     while [ $r -le "$runs" ]; do
         echo "  run $r:"
         both redis "$conns" "$redis_iters" "$target"
+        # The other poller backend, for information (the default is
+        # io_uring where the kernel has it).
+        client "weft tasks, epoll" env WEFT_BACKEND=epoll "$dir/redis_weft" "$conns" "$redis_iters" "$target"
+        E_OPS="$E_OPS $(field "$LINE" ops_per_s)"
+        E_CPU="$E_CPU $(field "$LINE" cpu_us_per_op)"
         if $pin0 "$dir/cpu_of" redis-benchmark -h 127.0.0.1 -p $port -c "$conns" -n $rb_n \
             -t set,get -q >"$tmp/rb" 2>"$tmp/rbcpu"; then
             tr '\r' '\n' <"$tmp/rb" >"$tmp/rb.lines"
@@ -193,8 +198,10 @@ redis_bench() {
     w_ops=$(median $W_OPS) t_ops=$(median $T_OPS) r_ops=$(median $R_OPS)
     w_cpu=$(median $W_CPU) t_cpu=$(median $T_CPU) r_cpu=$(median $R_CPU)
     w_rss=$(median $WR) s_rss=$(median $SR) t_rss=$(median $TR)
+    e_ops=$(median $E_OPS) e_cpu=$(median $E_CPU)
     echo "  medians:"
     printf '    %-22s %10s ops/s  %6s us CPU/op  %8s KiB RSS/conn at %s\n' "weft tasks" "$w_ops" "$w_cpu" "$w_rss" "$big"
+    printf '    %-22s %10s ops/s  %6s us CPU/op\n' "weft tasks, epoll" "$e_ops" "$e_cpu"
     printf '    %-22s %10s        %6s           %8s\n' "weft, shared stacks" "" "" "$s_rss"
     printf '    %-22s %10s ops/s  %6s us CPU/op  %8s KiB RSS/conn at %s\n' "threads" "$t_ops" "$t_cpu" "$t_rss" "$big"
     printf '    %-22s %10s ops/s  %6s us CPU/op\n' "redis-benchmark" "$r_ops" "$r_cpu"
@@ -207,6 +214,8 @@ redis_bench() {
     echo "    weft/threads RSS per conn:     ${q4:-?} (target < 0.5: $(verdict "$q4" "<" 0.5))"
     echo "    weft shared/threads RSS/conn:  ${q5:-?} (same target: $(verdict "$q5" "<" 0.5))"
     record redis_weft_ops_per_s "$w_ops"
+    record redis_weft_epoll_ops_per_s "$e_ops"
+    record redis_weft_epoll_cpu_us_per_op "$e_cpu"
     record redis_threads_ops_per_s "$t_ops"
     record redis_benchmark_ops_per_s "$r_ops"
     record redis_weft_cpu_us_per_op "$w_cpu"
