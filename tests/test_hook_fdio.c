@@ -3,6 +3,7 @@
  * user's O_NONBLOCK stays the user's; bad fds fail as in libc. */
 #include "hook_util.h"
 
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <pthread.h>
 #include <sys/uio.h>
@@ -141,6 +142,22 @@ static void *files(void *arg)
     CHECK(memcmp(b, "xyz3", 4) == 0);
     CHECK_ERR(pread(fd, b, 1, -1), -1, EINVAL);
     CHECK(thread_count() > 1);
+    /* sendfile into a socket that a task drains. */
+    static pair sp;
+    CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sp.sv), 0);
+    CHECK_INT(ftruncate(fd, sizeof big), 0);
+    weft_co *r = weft_spawn(drain, &sp, NULL);
+    off_t off = 0;
+    size_t sent = 0;
+    while (sent < sizeof big) {
+        ssize_t n = sendfile(sp.sv[0], fd, &off, sizeof big - sent);
+        CHECK(n > 0);
+        sent += (size_t)n;
+    }
+    CHECK(sp.reading);
+    CHECK_INT(weft_join(r, NULL, -1), 0);
+    close(sp.sv[0]);
+    close(sp.sv[1]);
     close(fd);
     /* pread on a pipe: ESPIPE, as in libc. */
     int p[2];

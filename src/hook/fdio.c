@@ -1,8 +1,9 @@
-/* read, write, readv, writev, pread, pwrite: weft's calls in a task
- * (regular files on the worker pool or io_uring, as weft_read does). */
+/* read, write, readv, writev, pread, pwrite, sendfile: weft's calls in a
+ * task (regular files on the worker pool or io_uring, as weft_read does). */
 #include "hook/hook.h"
 
 #include <poll.h>
+#include <sys/sendfile.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -104,4 +105,38 @@ WEFT_API ssize_t pread64(int fd, void *buf, size_t n, off_t off)
 WEFT_API ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
 {
     return pwrite(fd, buf, n, off);
+}
+
+/* sendfile: the kernel copies; a task waits for room in out_fd. */
+NEXT_DECL(sendfile);
+
+WEFT_API ssize_t sendfile(int out, int in, off_t *off, size_t n)
+{
+    weft__hfd *h;
+    switch (weft__hook_route(out, &h)) {
+    case GO_WEFT: {
+        /* The wait comes first: it is what makes out non-blocking (and
+         * returns at once when there is room). */
+        int64_t dl = weft__hook_deadline(h, H_SND);
+        for (;;) {
+            if (weft_wait_fd(out, POLLOUT, dl) < 0) {
+                if (weft__hook_again(dl))
+                    continue;
+                return -1;
+            }
+            ssize_t r = NEXT(sendfile)(out, in, off, n);
+            if (r >= 0 || HERRNO != EAGAIN)
+                return r;
+        }
+    }
+    case GO_BLOCK:
+        HOOK_BLOCK(ssize_t, out, h, POLLOUT, H_SND, NEXT(sendfile)(out, in, off, n));
+    default:
+        return NEXT(sendfile)(out, in, off, n);
+    }
+}
+
+WEFT_API ssize_t sendfile64(int out, int in, off_t *off, size_t n)
+{
+    return sendfile(out, in, off, n);
 }

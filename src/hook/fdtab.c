@@ -49,12 +49,17 @@ static void set_record(weft__hfd *h, unsigned flags, int64_t rcv, int64_t snd)
     atomic_store_explicit(&h->flags, flags, memory_order_relaxed);
 }
 
+void weft__hook_fd_reset(int fd, unsigned flags)
+{
+    weft__hfd *h = weft__hook_fd(fd, 1);
+    if (h)
+        set_record(h, flags, 0, 0);
+}
+
 void weft__hook_fd_new(int fd, int user_nonblock)
 {
     weft_fd_forget(fd);
-    weft__hfd *h = weft__hook_fd(fd, 1);
-    if (h)
-        set_record(h, H_KNOWN | (user_nonblock ? H_USER_NB : 0), 0, 0);
+    weft__hook_fd_reset(fd, H_KNOWN | (user_nonblock ? H_USER_NB : 0));
 }
 
 void weft__hook_fd_closed(int fd)

@@ -67,6 +67,10 @@ weft__hfd *weft__hook_fd(int fd, int make);
  * again, with the user's O_NONBLOCK as given, and this thread's poller
  * forgets the number. */
 void weft__hook_fd_new(int fd, int user_nonblock);
+/* The same for an fd that weft itself just made (weft_accept4), whose
+ * poller record is already right: only the hook's record starts again,
+ * with the given H_* flags. */
+void weft__hook_fd_reset(int fd, unsigned flags);
 void weft__hook_fd_closed(int fd);
 
 /* newfd is a duplicate of oldfd: the same open file, so the same

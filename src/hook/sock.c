@@ -150,11 +150,8 @@ WEFT_API int accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags)
         int64_t dl = weft__hook_deadline(h, H_RCV);
         while ((c = weft_accept4(fd, addr, alen, flags, dl)) < 0 && weft__hook_again(dl))
             ;
-        if (c >= 0 && !(flags & SOCK_NONBLOCK)) {
-            weft__hfd *n = weft__hook_fd(c, 1);
-            if (n)
-                atomic_store_explicit(&n->flags, H_KNOWN | H_FORCED, memory_order_relaxed);
-        }
+        if (c >= 0)
+            weft__hook_fd_reset(c, H_KNOWN | (flags & SOCK_NONBLOCK ? H_USER_NB : H_FORCED));
         return c;
     }
     case GO_BLOCK:

@@ -62,27 +62,37 @@ WEFT_API int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, cons
 #define SEL_IN (POLLIN | POLLRDNORM | POLLRDBAND | POLLHUP | POLLERR)
 #define SEL_OUT (POLLOUT | POLLWRNORM | POLLWRBAND | POLLERR)
 
+/* fd_set's bits by hand: a program may pass sets larger than
+ * FD_SETSIZE (the kernel takes any nfds), which FD_ISSET may refuse. */
+#define SET_BITS (8 * sizeof(unsigned long))
+
+static int in_set(const fd_set *set, int fd)
+{
+    return set &&
+           (((const unsigned long *)(const void *)set)[fd / SET_BITS] >> (fd % SET_BITS) & 1);
+}
+
 /* 1 if fd is in set and had its events, else clears it. */
 static int keep(fd_set *set, int fd, int had)
 {
-    if (!set || !FD_ISSET(fd, set))
+    if (!in_set(set, fd))
         return 0;
     if (had)
         return 1;
-    FD_CLR(fd, set);
+    ((unsigned long *)(void *)set)[fd / SET_BITS] &= ~(1UL << (fd % SET_BITS));
     return 0;
 }
 
 static int select_weft(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, int64_t dl)
 {
-    if (nfds < 0 || nfds > FD_SETSIZE) {
+    if (nfds < 0) {
         HERRNO = EINVAL;
         return -1;
     }
     struct pollfd small[64], *p = small;
     int n = 0;
     for (int fd = 0; fd < nfds; fd++) {
-        if ((rd && FD_ISSET(fd, rd)) || (wr && FD_ISSET(fd, wr)) || (ex && FD_ISSET(fd, ex)))
+        if (in_set(rd, fd) || in_set(wr, fd) || in_set(ex, fd))
             n++;
     }
     if (n > 64 && !(p = malloc((size_t)n * sizeof *p))) {
@@ -92,11 +102,11 @@ static int select_weft(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, int64_t dl)
     int k = 0;
     for (int fd = 0; fd < nfds; fd++) {
         short ev = 0;
-        if (rd && FD_ISSET(fd, rd))
+        if (in_set(rd, fd))
             ev |= POLLIN;
-        if (wr && FD_ISSET(fd, wr))
+        if (in_set(wr, fd))
             ev |= POLLOUT;
-        if (ex && FD_ISSET(fd, ex))
+        if (in_set(ex, fd))
             ev |= POLLPRI;
         if (ev)
             p[k++] = (struct pollfd){fd, ev, 0};
