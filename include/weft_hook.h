@@ -119,8 +119,10 @@
  *   - ppoll, pselect and epoll_pwait's signal mask is not applied in a task:
  *     the thread runs other tasks while the call waits, and a mask set for
  *     the whole thread would apply to them too.
- *   - A write or send that an SO_SNDTIMEO timeout ends after part of it
- *     was written fails with EAGAIN rather than returning the part.
+ *   - A send, sendmsg or writev that an SO_SNDTIMEO timeout (or an error)
+ *     ends after part of it was written fails with EAGAIN (or the error)
+ *     rather than returning the part; write returns the part, as the
+ *     kernel does.
  *   - O_NONBLOCK is kept per fd, not per open file: a file opened once
  *     and reached through two fds that were not made with dup (inherited
  *     across fork, or passed over a Unix socket) may disagree.

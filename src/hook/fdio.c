@@ -27,12 +27,29 @@ WEFT_API ssize_t read(int fd, void *buf, size_t n)
     }
 }
 
+/* All of buf, as a blocking write writes; what was written before an
+ * error or the SO_SNDTIMEO deadline is returned, as the kernel does. */
+static ssize_t write_weft(int fd, const char *buf, size_t n, int64_t dl)
+{
+    size_t total = 0;
+    for (;;) {
+        size_t done = 0;
+        int rc = weft_writen(fd, buf + total, n - total, &done, dl);
+        total += done;
+        if (rc == 0)
+            return (ssize_t)total;
+        if (weft__hook_again(dl))
+            continue;
+        return total ? (ssize_t)total : -1;
+    }
+}
+
 WEFT_API ssize_t write(int fd, const void *buf, size_t n)
 {
     weft__hfd *h;
     switch (weft__hook_route(fd, &h)) {
     case GO_WEFT:
-        HOOK_WEFT(ssize_t, h, H_SND, weft_write(fd, buf, n, dl));
+        return write_weft(fd, buf, n, weft__hook_deadline(h, H_SND));
     case GO_BLOCK:
         HOOK_BLOCK(ssize_t, fd, h, POLLOUT, H_SND, NEXT(write)(fd, buf, n));
     default:
