@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* Largest number of timed runs a program accepts. */
@@ -29,6 +30,23 @@ static inline long bench_count(int argc, char **argv, int i, long dflt)
         exit(2);
     }
     return v;
+}
+
+/* A "Field: N kB" line of /proc/self/status (VmRSS, VmHWM), in KiB; -1
+ * when it cannot be read. */
+static inline long bench_status_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    size_t n = strlen(field);
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':' && sscanf(line + n + 1, "%ld", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
 }
 
 /* Sorts v[0..n) in place and returns its median. */

@@ -389,3 +389,11 @@ for part in sched io; do
         sh "$here/$part/run.sh" "$BUILD"
     fi
 done
+
+# ---- hook: unmodified blocking clients against real servers -------------
+# bench/hook/run.sh starts redis-server and PostgreSQL itself and skips
+# what is not installed.
+if [ -f "$here/hook/run.sh" ]; then
+    echo
+    sh "$here/hook/run.sh" "$BUILD"
+fi
