@@ -6,6 +6,9 @@
 #include "sched/sched.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,13 +211,22 @@ weft__waiter *weft__waiters(weft__task *t, size_t n)
 
 /* ---- task records ------------------------------------------------------- */
 
+/* Free task records kept for the next spawns; beyond that they go back to
+ * malloc, so that a burst of a million tasks does not hold its records
+ * until weft_run returns. */
+#define RECORD_POOL_MAX 4096
+
 static weft__task *rec_get(weft__sched *s)
 {
     weft__task *t = s->pool;
-    if (t)
+    if (t) {
         s->pool = t->next_free;
-    else if (!(t = calloc(1, sizeof *t)))
+        s->npool--;
+    } else if (!(t = calloc(1, sizeof *t))) {
         return NULL;
+    } else if (++s->records > s->records_peak) {
+        s->records_peak = s->records;
+    }
     /* What spawn sets comes first; the waiters are set by each wait, and
      * select's stay with the record. */
     memset(&t->state, 0, offsetof(weft__task, w1) - offsetof(weft__task, state));
@@ -223,8 +235,15 @@ static weft__task *rec_get(weft__sched *s)
 
 static void rec_put(weft__sched *s, weft__task *t)
 {
+    if (s->npool >= RECORD_POOL_MAX) { /* a burst is over: give it back */
+        free(t->wv);
+        free(t);
+        s->records--;
+        return;
+    }
     t->next_free = s->pool;
     s->pool = t;
+    s->npool++;
 }
 
 static void all_link(weft__sched *s, weft__task *t)
@@ -479,6 +498,11 @@ int weft_run(weft_fn main, void *arg, void **result)
         free(t->wv);
         free(t);
     }
+#ifdef __GLIBC__
+    /* Millions of small blocks freed leave holes that malloc keeps. */
+    if (s->records_peak >= 65536)
+        malloc_trim(0);
+#endif
     weft__timer_free(s);
     weft__debugger_remove(s);
     weft__wd_leave(s);

@@ -143,15 +143,17 @@ struct weft__sched {
      * loop's picks take from it first (weft__ready_pop). */
     weft__task *ready_head, *ready_tail;
     weft__task *hot_head, *hot_tail;
-    weft__task *hot_at; /* the last made hot by the running task: the next
-                           goes behind it; NULL: at the head */
-    size_t nready;      /* in both */
-    weft__task *all;    /* live and finished-but-unjoined tasks */
-    size_t live;        /* tasks not finished */
-    size_t external;    /* waiters that something outside can wake (I/O,
-                           other threads); 0 until the I/O layer exists */
-    weft__task *pool;   /* free task records */
-    weft__timer *heap;  /* 1-based binary min-heap */
+    weft__task *hot_at;    /* the last made hot by the running task: the next
+                              goes behind it; NULL: at the head */
+    size_t nready;         /* in both */
+    weft__task *all;       /* live and finished-but-unjoined tasks */
+    size_t live;           /* tasks not finished */
+    size_t npool, records; /* records in the pool; made and not freed */
+    size_t records_peak;
+    size_t external;   /* waiters that something outside can wake (I/O,
+                          other threads); 0 until the I/O layer exists */
+    weft__task *pool;  /* free task records */
+    weft__timer *heap; /* 1-based binary min-heap */
     size_t nheap, capheap;
     uint64_t seq;
     uint64_t rng;
