@@ -545,13 +545,21 @@ WEFT_API int weft_group_close(weft_group *g);
  * what failed: ENOMEM, or EMFILE or ENFILE (no fd for its eventfd or its
  * epoll instance).
  *
- * The poller is io_uring (through liburing: one multishot poll request
- * per fd, armed by its first wait and submitted by the system call that
- * sleeps; one-shot requests per wait on kernels before 5.13) when weft was
- * built with liburing and the kernel allows it, else epoll (each fd
- * registered once, edge-triggered). WEFT_BACKEND=epoll or
- * WEFT_BACKEND=io_uring in the environment forces one; io_uring falls back
- * to epoll silently when it cannot start.
+ * The poller is epoll (each fd registered once, edge-triggered) unless
+ * WEFT_BACKEND=io_uring in the environment asks for io_uring (through
+ * liburing: one multishot poll request per fd, armed by its first wait and
+ * submitted by the system call that sleeps; one-shot requests per wait on
+ * kernels before 5.13), which needs weft built with liburing and a kernel
+ * that allows it, and falls back to epoll otherwise: weft_backend_reason
+ * says why. WEFT_BACKEND=epoll asks for epoll.
+ *
+ * WEFT_POLL_DEFAULT: why epoll is the default. Both backends deliver
+ * readiness, so the system calls are the same (a read and a write per
+ * request), and what differs is the CPU the kernel spends on them: in
+ * bench/io/run.sh, both backends and the hand-written epoll loop in the
+ * same run, server on one CPU, io_uring's poll mode took more CPU per
+ * request than epoll on every load (HTTP at 50 and 1,000 connections,
+ * echo at 100); see README, Servers, for the figures.
  *
  * fds: any pollable fd works (sockets of every type, pipes, FIFOs, ttys
  * and ptys, eventfds, timerfds, signalfds). The
@@ -589,6 +597,21 @@ WEFT_API int weft_group_close(weft_group *g);
 /* The backend of the calling thread's poller, or the one a new poller
  * would use: "io_uring" or "epoll". */
 WEFT_API const char *weft_backend(void);
+
+/* Why weft_backend() is what it is, as a static string to print:
+ * "BACKEND: reason", one of
+ *   "epoll: the default"
+ *   "epoll: WEFT_BACKEND=epoll"
+ *   "io_uring: WEFT_BACKEND=io_uring"
+ *   "epoll: io_uring was asked for, but weft was built without liburing"
+ *   "epoll: the kernel refused io_uring (ERRNO: what it means)", ERRNO
+ *     being the errno of the ring's setup: EPERM (the
+ *     kernel.io_uring_disabled sysctl, or not permitted here), ENOSYS (no
+ *     io_uring in the kernel, or a seccomp filter), ENOMEM, EMFILE or
+ *     ENFILE, EINVAL; another errno gives "(io_uring_queue_init failed)".
+ * Of the calling thread's poller, or of the one a new poller would use.
+ * Never fails. */
+WEFT_API const char *weft_backend_reason(void);
 
 /* Waits until fd is ready for events (POLLIN, POLLOUT or both). Returns
  * the events that are ready (an error or hang-up on the fd counts as

@@ -9,3 +9,8 @@ endforeach()
 target_compile_definitions(test_io_examples PRIVATE
   WEFT_EXAMPLE_ECHO="$<TARGET_FILE:example_echo>" WEFT_EXAMPLE_HTTP="$<TARGET_FILE:example_http>")
 add_dependencies(test_io_examples example_echo example_http)
+# test_io_backend makes the ring's setup fail on purpose.
+if(WEFT_HAVE_URING)
+  target_compile_definitions(test_io_backend PRIVATE WEFT_HAVE_URING=1)
+  target_link_options(test_io_backend PRIVATE LINKER:--wrap=io_uring_queue_init)
+endif()

@@ -37,6 +37,6 @@ int main(void)
         perror("weft_run");
         return 1;
     }
-    printf("sum=%ld backend=%s\n", (long)sum, weft_backend());
+    printf("sum=%ld backend=%s\n", (long)sum, weft_backend_reason());
     return (long)sum == 6 ? 0 : 1;
 }
