@@ -1,10 +1,11 @@
 /* Helpers shared by the benchmark programs (C and C++): the monotonic
- * clock, the command line, and the median of a few runs. */
+ * clock, the command line, the median of a few runs, and RSS. */
 #ifndef WEFT_BENCH_H
 #define WEFT_BENCH_H
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* Largest number of timed runs a program accepts. */
@@ -29,6 +30,24 @@ static inline long bench_count(int argc, char **argv, int i, long dflt)
         exit(2);
     }
     return v;
+}
+
+/* A field of /proc/self/status in bytes (VmRSS, VmHWM), or 0. */
+static inline long bench_status_bytes(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return 0;
+    char line[256];
+    size_t klen = strlen(key);
+    long kib = 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+            kib = strtol(line + klen + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kib * 1024;
 }
 
 /* Sorts v[0..n) in place and returns its median. */
