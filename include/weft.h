@@ -210,6 +210,18 @@ WEFT_API int weft_co_defer(void (*fn)(void *), void *arg);
  * scheduler, made by weft_run; tasks run one at a time on that thread and
  * switch only where they block (the calls below) or pause.
  *
+ * Run order. What the running task makes ready (tasks it spawns, tasks it
+ * wakes by sending, unlocking, signalling, closing, cancelling) runs next,
+ * in the order it was made ready and ahead of what was ready before, as
+ * Go's runnext does for one task. So a tree of tasks runs depth first and
+ * a hand-off runs at once: skynet's 1.1 million tasks never have more than
+ * a few dozen alive. Paused tasks (weft_pause, which puts the caller
+ * behind every ready task) and tasks the loop wakes (timers, I/O, joins
+ * of finished tasks) wait in FIFO order. Fairness: after 128 switches
+ * from task to task without a visit to the loop, the loop runs the FIFO's
+ * tasks first, so a chain of hand-offs cannot starve them or the timers.
+ * No other order is promised.
+ *
  * Time is int64_t nanoseconds on CLOCK_MONOTONIC (weft_now). Every call
  * that can block takes an absolute deadline: -1 (any negative value) waits
  * forever, 0 never blocks, and a deadline that has passed fails at once

@@ -25,9 +25,9 @@ static int64_t coarse_now(void)
     return weft__clock(CLOCK_MONOTONIC_COARSE);
 }
 
-int weft__expired(int64_t deadline)
+int weft__expired_slow(int64_t deadline)
 {
-    return deadline == 0 || (deadline > 0 && deadline <= weft_now());
+    return deadline <= weft_now();
 }
 
 uint64_t weft__rand(weft__sched *s)
@@ -133,7 +133,7 @@ void weft__wake(weft__task *t, int why, size_t fired)
         weft__timer_del(s, t);
     t->wake = why;
     t->fired = fired;
-    weft__ready_push(s, t);
+    weft__ready_next(s, t);
 }
 
 void weft__task_copy_slow(weft__task *t, void *at, void *buf, size_t n, int dir)
@@ -192,8 +192,9 @@ static weft__task *rec_get(weft__sched *s)
         s->pool = t->next_free;
     else if (!(t = calloc(1, sizeof *t)))
         return NULL;
-    /* The waiters are set by each wait, and select's stay with the record. */
-    memset(t, 0, offsetof(weft__task, w1));
+    /* What spawn sets comes first; the waiters are set by each wait, and
+     * select's stay with the record. */
+    memset(&t->state, 0, offsetof(weft__task, w1) - offsetof(weft__task, state));
     return t;
 }
 
@@ -222,7 +223,9 @@ static void all_unlink(weft__sched *s, weft__task *t)
         t->next_all->prev_all = t->prev_all;
 }
 
-weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opts, weft_group *g)
+/* Inlined into weft_spawn, the hot path, and weft__spawn. */
+static inline __attribute__((always_inline)) weft_co *spawn(weft__sched *s, weft_fn fn, void *arg,
+                                                            const weft_opts *opts, weft_group *g)
 {
     weft__task *t = rec_get(s);
     if (!t) {
@@ -249,8 +252,13 @@ weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opt
     t->group = g;
     all_link(s, t);
     s->live++;
-    weft__ready_push(s, t);
+    weft__ready_next(s, t);
     return co;
+}
+
+weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opts, weft_group *g)
+{
+    return spawn(s, fn, arg, opts, g);
 }
 
 /* Frees a finished task: its coroutine goes back to the stack pool. */
@@ -272,7 +280,7 @@ weft_co *weft_spawn(weft_fn fn, void *arg, const weft_opts *opts)
         errno = EINVAL;
         return NULL;
     }
-    return weft__spawn(s, fn, arg, opts, NULL);
+    return spawn(s, fn, arg, opts, NULL);
 }
 
 /* Direct task-to-task switches allowed between two visits of the loop,
@@ -329,7 +337,7 @@ static inline void run_one(weft__sched *s, weft__task *t)
              * loop. Treated as weft_pause; the yield returns NULL. */
             co->state = ST_ACTIVE;
             t->resume = co;
-            weft__ready_push(s, t);
+            weft__ready_behind(s, t);
         }
     }
 }
@@ -369,7 +377,7 @@ static void loop(weft__sched *s)
          * that keep pausing cannot starve timers. */
         s->budget = DIRECT_BUDGET;
         for (size_t n = s->nready; n && s->nready; n--)
-            run_one(s, weft__ready_pop(s));
+            run_one(s, weft__ready_pop(s, !s->budget));
         if (s->nheap)
             weft__timer_fire(s, weft_now());
         if (s->nready) {
@@ -541,7 +549,7 @@ int weft_pause(void)
     weft_co *cur = weft__th.cur;
     t->plain = cur == t->co && cur->kind == WEFT_STACK_PRIVATE;
     t->resume = cur;
-    weft__ready_push(s, t);
+    weft__ready_behind(s, t);
     if (likely(weft__switch_out(s, t) == 0))
         return 0;
     /* No room to save its frames: out of the queue again, at its tail. */

@@ -77,7 +77,9 @@ struct weft__task {
     weft__task *next_ready;
     weft__task *prev_all, *next_all; /* every task of the scheduler */
     weft__task *next_free;           /* in the pool of records */
-    uint8_t state;                   /* T_* */
+    weft_group *group;               /* owner group, or NULL */
+    /* What spawn does not set, zeroed when a record is taken, up to w1. */
+    uint8_t state; /* T_* */
     uint8_t cancelled;
     uint8_t flags;         /* PARK_* of the current wait */
     uint8_t owned;         /* weft_run's main task: nobody else joins it */
@@ -91,7 +93,6 @@ struct weft__task {
     size_t heap_idx; /* 1-based index in the timer heap; 0: none */
     void *result;    /* fn's return value, once done */
     weft__task *joiner;
-    weft_group *group; /* owner group, or NULL */
     weft__task *prev_grp, *next_grp;
     const void *obj; /* what the current wait is on, for the dump */
     int64_t since;
@@ -109,14 +110,24 @@ typedef struct weft__timer {
 struct weft__sched {
     weft_co *loop; /* the context that runs the loop (weft_run's caller) */
     weft__task *current;
+    /* Two ready queues. "hot" holds the tasks that the running task made
+     * ready (spawned, or woke through a channel, lock or join), in the
+     * order it made them ready, ahead of those made ready earlier: a task
+     * tree runs depth first and a hand-off runs next, so few tasks are
+     * alive at once (Go's runnext, Cilk's work-first order). "ready" is
+     * FIFO: paused tasks and those the loop woke (timers, I/O); the
+     * loop's picks take from it first (weft__ready_pop). */
     weft__task *ready_head, *ready_tail;
-    size_t nready;
-    weft__task *all;   /* live and finished-but-unjoined tasks */
-    size_t live;       /* tasks not finished */
-    size_t external;   /* waiters that something outside can wake (I/O,
-                          other threads); 0 until the I/O layer exists */
-    weft__task *pool;  /* free task records */
-    weft__timer *heap; /* 1-based binary min-heap */
+    weft__task *hot_head, *hot_tail;
+    weft__task *hot_at; /* the last made hot by the running task: the next
+                           goes behind it; NULL: at the head */
+    size_t nready;      /* in both */
+    weft__task *all;    /* live and finished-but-unjoined tasks */
+    size_t live;        /* tasks not finished */
+    size_t external;    /* waiters that something outside can wake (I/O,
+                           other threads); 0 until the I/O layer exists */
+    weft__task *pool;   /* free task records */
+    weft__timer *heap;  /* 1-based binary min-heap */
     size_t nheap, capheap;
     uint64_t seq;
     uint64_t rng;
@@ -146,13 +157,74 @@ static inline void weft__ready_push(weft__sched *s, weft__task *t)
     s->nready++;
 }
 
-static inline weft__task *weft__ready_pop(weft__sched *s)
+/* Makes t ready on behalf of the running task (hot), or at the FIFO's tail
+ * when the loop does it. */
+static inline void weft__ready_next(weft__sched *s, weft__task *t)
 {
-    weft__task *t = s->ready_head;
-    s->ready_head = t->next_ready;
-    if (!s->ready_head)
-        s->ready_tail = NULL;
+    if (!s->current) {
+        weft__ready_push(s, t);
+        return;
+    }
+    t->state = T_READY;
+    weft__task *at = s->hot_at;
+    if (at) {
+        t->next_ready = at->next_ready;
+        at->next_ready = t;
+        if (s->hot_tail == at)
+            s->hot_tail = t;
+    } else {
+        t->next_ready = s->hot_head;
+        s->hot_head = t;
+        if (!s->hot_tail)
+            s->hot_tail = t;
+    }
+    s->hot_at = t;
+    s->nready++;
+}
+
+/* Puts t behind every ready task: the hot ones go ahead of the FIFO's, in
+ * their order, and t at its tail (weft_pause). */
+static inline void weft__ready_behind(weft__sched *s, weft__task *t)
+{
+    if (s->hot_head) {
+        s->hot_tail->next_ready = s->ready_head;
+        if (!s->ready_head)
+            s->ready_tail = s->hot_tail;
+        s->ready_head = s->hot_head;
+        s->hot_head = s->hot_tail = s->hot_at = NULL;
+    }
+    weft__ready_push(s, t);
+}
+
+/* Puts back a task just taken, at the head. */
+static inline void weft__ready_unpop(weft__sched *s, weft__task *t)
+{
+    t->state = T_READY;
+    t->next_ready = s->hot_head;
+    s->hot_head = t;
+    if (!s->hot_tail)
+        s->hot_tail = t;
+    s->nready++;
+}
+
+/* Takes the task to run next (nready must be nonzero): a hot one first
+ * when switching from task to task, a FIFO one first when the loop picks
+ * (`fifo`), so that the FIFO's get a turn at least once per
+ * DIRECT_BUDGET switches however long a chain of hand-offs is. A new run
+ * slice starts, so the next hot task goes to the head. */
+static inline weft__task *weft__ready_pop(weft__sched *s, int fifo)
+{
+    weft__task *t = s->hot_head;
+    s->hot_at = NULL;
     s->nready--;
+    if (t && !(fifo && s->ready_head)) {
+        if (!(s->hot_head = t->next_ready))
+            s->hot_tail = NULL;
+        return t;
+    }
+    t = s->ready_head;
+    if (!(s->ready_head = t->next_ready))
+        s->ready_tail = NULL;
     return t;
 }
 
@@ -191,10 +263,9 @@ static inline int weft__enter(weft__task **self)
  * next task, nor to reach the loop). */
 static inline int weft__switch_out(weft__sched *s, weft__task *t)
 {
-    weft__task *n = s->ready_head;
-    if (n && s->budget && !s->pins) {
+    if (s->nready && s->budget && !s->pins) {
         s->budget--;
-        weft__ready_pop(s);
+        weft__task *n = weft__ready_pop(s, 0);
         s->current = n;
         n->state = T_RUNNING;
         if (n == t) /* a task that paused alone just goes on */
@@ -204,12 +275,7 @@ static inline int weft__switch_out(weft__sched *s, weft__task *t)
             return 0;
         }
         /* Put back; the loop may still be reachable. */
-        n->state = T_READY;
-        n->next_ready = s->ready_head;
-        s->ready_head = n;
-        if (!s->ready_tail)
-            s->ready_tail = n;
-        s->nready++;
+        weft__ready_unpop(s, n);
         s->current = t;
     }
     if (unlikely(s->loop->slow) && weft__co_prepare(s->loop) != 0)
@@ -253,7 +319,11 @@ static inline void weft__task_copy(weft__task *t, void *at, void *buf, size_t n,
 weft__waiter *weft__waiters(weft__task *t, size_t n);
 
 /* Is the deadline already reached? (0 is; -1 never is.) */
-int weft__expired(int64_t deadline);
+int weft__expired_slow(int64_t deadline);
+static inline int weft__expired(int64_t deadline)
+{
+    return deadline == 0 || (deadline > 0 && weft__expired_slow(deadline));
+}
 
 uint64_t weft__rand(weft__sched *s);
 
