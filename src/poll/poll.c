@@ -1,5 +1,6 @@
-/* The part of the poller that both backends share: the table of fds, posts from other threads (an
- * eventfd and a locked list), and fork.
+/* The part of the poller that both backends share: the table of fds,
+ * posts from other threads (an eventfd and a locked list), and fork
+ * (choosing a backend is choose.c's).
  *
  * fork: the child is a copy of the forking thread only, and shares the
  * parent's epoll set or io_uring ring and eventfd, which would hand each
@@ -14,7 +15,6 @@
 #include "poll/poll.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
