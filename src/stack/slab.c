@@ -266,13 +266,16 @@ static slab *slab_new(cls *c)
     s->freeidx = (unsigned *)(s + 1);
     s->vg = s->freeidx + n;
     s->bytes = bytes;
-    /* A huge page would commit 2 MiB at a stack's first touch (kernels
-     * before 6.7 do not infer this from MAP_STACK). */
-#ifdef MADV_NOHUGEPAGE
-    madvise(base, bytes, MADV_NOHUGEPAGE);
-#endif
     int regions = weft__stack_guard_regions();
     s->classic = !regions;
+    /* A huge page would commit 2 MiB at a stack's first touch (kernels
+     * before 6.7 do not infer this from MAP_STACK). With guard regions
+     * installed at once, a stack under 2 MiB has a guard in every 2 MiB,
+     * where no huge page fits, and its slab saves the system call. */
+#ifdef MADV_NOHUGEPAGE
+    if (!regions || c->map_size >= ((size_t)2 << 20))
+        madvise(base, bytes, MADV_NOHUGEPAGE);
+#endif
     if (regions < 0 || (regions && guards_batch(base, c->map_size, n) != 0)) {
         munmap(base, bytes);
         return NULL;
