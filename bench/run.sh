@@ -10,7 +10,7 @@
 # million shared coroutines at once). QUICK=1 (make bench QUICK=1) takes
 # under 2 minutes: fewer iterations and runs, smaller counts and skynet,
 # no callgrind or strace runs. Every count may also be set through the
-# environment (see README, Benchmarks), e.g. SWITCH_N=1000000 RUNS=3.
+# environment (see README, Running the benchmarks), e.g. RUNS=3.
 set -u
 
 BUILD=${1:-build}
