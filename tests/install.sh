@@ -4,7 +4,9 @@
 # built: with find_package(weft) (the shared and the static target) and
 # with pkg-config (shared, with the rpath that README gives for a prefix
 # the loader does not search); runs each and checks what it prints and
-# which libweft.so it loaded. Run by test_install (tests/test_install.c).
+# which libweft.so it loaded; and that an install into a prefix the
+# loader does not search says what to do. Run by test_install
+# (tests/test_install.c).
 #   tests/install.sh BUILD_DIR PREFIX LIBDIR CC CMAKE
 # PREFIX and LIBDIR: the build's CMAKE_INSTALL_PREFIX and full libdir.
 set -u
@@ -31,6 +33,15 @@ for f in "$prefix/include/weft.h" "$libdir/libweft.a" "$libdir/libweft.so.0" \
     [ -f "$root$f" ] || fail "not installed: $f"
 done
 echo "installed into DESTDIR, prefix $prefix"
+
+# A real install (no DESTDIR) into a prefix the loader does not search
+# says how programs can find the library, and runs no ldconfig.
+"$cmake" --install "$build" --prefix "$tmp/elsewhere" >"$tmp/install2.log" 2>&1 ||
+    fail "cmake --install --prefix failed: $(cat "$tmp/install2.log")"
+grep -q "$tmp/elsewhere/lib.* is not searched by the dynamic loader: link programs with -Wl,-rpath" \
+    "$tmp/install2.log" || fail "no advice for an unsearched prefix: $(cat "$tmp/install2.log")"
+! grep -q "weft: ldconfig" "$tmp/install2.log" || fail "ran ldconfig for an unsearched prefix"
+echo "an unsearched prefix: the install says what to do"
 
 # check PROGRAM: it runs, prints its sum, and a shared one loaded the
 # installed library.
