@@ -193,8 +193,8 @@ function med(k,    i, j, t, m) {
   for (i = 2; i <= m; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
   return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2 }
 function r(x, y) { return (x + 0 > 0 && y + 0 > 0) ? sprintf("%.3f", x / y) : "n/a" }
-function rec(name, s, k, unit,    v) {
-  v = med(s SUBSEP k); if (v == "" || v !~ /^[0-9.]+$/) v = "null"
+function rec(name, s, k, unit, none,    v) {
+  v = med(s SUBSEP k); if (none || v == "" || v !~ /^[0-9.]+$/) v = "null"
   printf "{\"name\": \"%s\", \"impl\": \"%s\", \"value\": %s, \"unit\": \"%s\"}\n", name, s, v, unit > jf }
 { names[$1] = 1
   if ($2 ~ /^http/) { add($1 SUBSEP $2 SUBSEP "rps", $4); add($1 SUBSEP $2 SUBSEP "p99", $6); add($1 SUBSEP $2 SUBSEP "cpu", $8) }
@@ -213,12 +213,14 @@ END {
     for (i = 1; i <= 3; i++) {
       k = i == 1 ? "http50" : i == 2 ? "http1000" : "echo"
       if (!n[s SUBSEP k SUBSEP "rps"]) continue
-      rec(k "_rate", s, k SUBSEP "rps", k == "echo" ? "msg/s" : "req/s")
-      rec(k "_p99", s, k SUBSEP "p99", "us")
-      rec(k "_cpu", s, k SUBSEP "cpu", "us")
+      # No request served: no latency or CPU per request either.
+      none = med(s SUBSEP k SUBSEP "rps") + 0 == 0
+      rec(k "_rate", s, k SUBSEP "rps", k == "echo" ? "msg/s" : "req/s", 0)
+      rec(k "_p99", s, k SUBSEP "p99", "us", none)
+      rec(k "_cpu", s, k SUBSEP "cpu", "us", none)
     }
-    if (n[s SUBSEP "idle" SUBSEP "b"]) rec("idle_bytes", s, "idle" SUBSEP "b", "B")
-    if (n[s SUBSEP "sys" SUBSEP "n"]) rec("syscalls_per_request", s, "sys" SUBSEP "n", "calls")
+    if (n[s SUBSEP "idle" SUBSEP "b"]) rec("idle_bytes", s, "idle" SUBSEP "b", "B", 0)
+    if (n[s SUBSEP "sys" SUBSEP "n"]) rec("syscalls_per_request", s, "sys" SUBSEP "n", "calls", 0)
   }
   print "== io: ratios weft / hand-written epoll server =="
   for (s in names) {
