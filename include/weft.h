@@ -10,6 +10,10 @@
  * Threads: a coroutine runs on the thread that created it. Each thread has
  * its own current coroutine and its own stack pool; nothing in this section
  * takes a lock.
+ *
+ * Platforms: Linux on x86_64 (System V ABI), aarch64 (AAPCS64) and riscv64
+ * (LP64D: RV64 with hardware double-precision floats), ELF; other ABIs
+ * (x32, ILP32, soft-float riscv) are refused at build time.
  */
 #ifndef WEFT_H
 #define WEFT_H
@@ -42,15 +46,14 @@ typedef void *(*weft_fn)(void *arg);
 /* Stack kinds.
  *
  * A private stack belongs to one coroutine: its own range of a slab (a
- * mapping of many stacks, made with one mmap) with a 64 KiB guard below it (wide enough for the probes of -fstack-clash-protection on
- * every architecture, which a program should use for code that puts large
- * arrays on a coroutine's stack), committed by the kernel page by page as it is touched, and
- * returned to a per-thread pool on weft_co_free, then to its slab, so that
- * creating and freeing in a loop makes no system call. A private coroutine costs at least
- * one page of memory. Where the kernel has guard regions (Linux 6.13,
- * MADV_GUARD_INSTALL) the guard costs no memory map; elsewhere it is a
- * PROT_NONE range, each stack costs two of the process's vm.max_map_count
- * (65,530 by default) maps, and creation stops with ENOMEM near 32,000 live
+ * mapping of many stacks, made with one mmap) with a 64 KiB guard below it (wide enough for the
+ * probes of -fstack-clash-protection on every architecture, which a program should use for code
+ * that puts large arrays on a coroutine's stack), committed by the kernel page by page as it is
+ * touched, and returned to a per-thread pool on weft_co_free, then to its slab, so that creating
+ * and freeing in a loop makes no system call. A private coroutine costs at least one page of
+ * memory. Where the kernel has guard regions (Linux 6.13, MADV_GUARD_INSTALL) the guard costs no
+ * memory map; elsewhere it is a PROT_NONE range, each stack costs two of the process's
+ * vm.max_map_count (65,530 by default) maps, and creation stops with ENOMEM near 32,000 live
  * private coroutines. WEFT_GUARD=mprotect in the environment forces the
  * PROT_NONE range. A fault in the guard prints
  * "weft: stack overflow in coroutine 'NAME' (stack N bytes)" and aborts.
@@ -224,8 +227,22 @@ WEFT_API int weft_co_defer(void (*fn)(void *), void *arg);
  *
  * Time is int64_t nanoseconds on CLOCK_MONOTONIC (weft_now). Every call
  * that can block takes an absolute deadline: -1 (any negative value) waits
- * forever, 0 never blocks, and a deadline that has passed fails at once
- * with ETIMEDOUT without blocking (weft_sleep returns 0 instead).
+ * forever; 0 never blocks, and a call that would have to wait fails at
+ * once with EAGAIN ("would block", as a non-blocking fd does); a deadline
+ * that has passed fails at once with ETIMEDOUT without blocking (weft_sleep
+ * returns 0 instead), and one that comes during the wait ends it with
+ * ETIMEDOUT. This holds for every blocking call of this header (joins,
+ * channels, select, locks, wait groups, semaphores, groups, fd I/O,
+ * futures). weft_after(WEFT_MS(100)) is the deadline 100 ms from now.
+ *
+ * Telling weft's ETIMEDOUT from the kernel's: weft sets ETIMEDOUT only
+ * when a deadline of the call (or of a shield, see weft_shield_begin) has
+ * come, and weft_now() is then at or past it. A TCP socket's own timeout
+ * (retransmissions, keepalive, TCP_USER_TIMEOUT, an unanswered SYN) comes
+ * from the kernel, through read(2) or connect's SO_ERROR, and is passed
+ * through as ETIMEDOUT too; it is weft's when weft_expired(deadline) is 1
+ * (true of every weft timeout; a kernel timeout can only look the same
+ * when it happened after the deadline had already passed).
  *
  * Common errors of the blocking calls (weft_join, weft_pause, weft_sleep,
  * weft_chan_send, weft_chan_recv, weft_select, the _lock/_wait calls):
@@ -233,7 +250,9 @@ WEFT_API int weft_co_defer(void (*fn)(void *), void *arg);
  *              or with no weft_run active on this thread);
  *   ECANCELED  the task was cancelled (weft_cancel) before or during the
  *              call; every later blocking call fails the same way, so that
- *              the task unwinds;
+ *              the task unwinds (except inside a shield, see
+ *              weft_shield_begin, and channel calls with deadline 0);
+ *   EAGAIN     the deadline is 0 and the call would have to wait;
  *   ETIMEDOUT  the deadline came first;
  *   ENOMEM     no memory for the timer of a deadline, or, for a task on a
  *              shared stack, to save its frames while it waits. (A task
@@ -253,6 +272,21 @@ WEFT_API int weft_co_defer(void (*fn)(void *), void *arg);
 
 /* Nanoseconds since an arbitrary point, on CLOCK_MONOTONIC. */
 WEFT_API int64_t weft_now(void);
+
+/* Durations in nanoseconds, for weft_after: WEFT_MS(250), WEFT_S(2). */
+#define WEFT_US(n) ((int64_t)(n)*1000)
+#define WEFT_MS(n) ((int64_t)(n)*1000000)
+#define WEFT_S(n) ((int64_t)(n)*1000000000)
+
+/* The deadline ns nanoseconds from now: weft_now() + ns, saturated at
+ * INT64_MAX; -1 (no deadline) when ns is negative. weft_after(0) is a
+ * deadline that has passed (ETIMEDOUT), unlike deadline 0 (EAGAIN). Never
+ * fails; usable anywhere. */
+WEFT_API int64_t weft_after(int64_t ns);
+
+/* 1 when the deadline has come (0 always has, a negative one never), else
+ * 0: what weft's blocking calls test. Never fails. */
+WEFT_API int weft_expired(int64_t deadline);
 
 /* Runs main(arg) as the first task of this thread's scheduler and returns
  * when it and every task spawned under it have finished (like Python's
@@ -283,8 +317,8 @@ WEFT_API weft_co *weft_spawn(weft_fn fn, void *arg, const weft_opts *opts);
 
 /* Waits until task has finished, stores its return value in *result (when
  * result is not NULL) and frees it. Returns 0, or -1 with errno (besides
- * the common errors above; on ETIMEDOUT or ECANCELED the task is left
- * alone and can be joined later):
+ * the common errors above; on EAGAIN, ETIMEDOUT or ECANCELED the task is
+ * left alone and can be joined later):
  *   EINVAL   task is NULL, not a task, or belongs to a group;
  *   EDEADLK  task is the caller, or another task is already joining it
  *            (weft_run's first task counts as joined by weft_run), or it
@@ -314,6 +348,42 @@ WEFT_API int weft_detach(weft_co *task);
  *   EINVAL  task is NULL or not a task. */
 WEFT_API int weft_cancel(weft_co *task);
 
+/* ---- shields ---- */
+
+/* A shield lets a cancelled task clean up: between weft_shield_begin and
+ * weft_shield_end its blocking calls work again (as in Trio's shielded
+ * cancel scope), each ending by the shield's deadline at the latest with
+ * ETIMEDOUT, so that cleanup is bounded. A cancellation that comes while
+ * the task is shielded does not interrupt it; it is kept, and the first
+ * blocking call after the last shield ends fails with ECANCELED. Shields
+ * nest: an inner shield's deadline is the earlier of its own and the
+ * outer one's. Waits that cannot be cancelled anyway (weft_group_close,
+ * the relock of weft_cond_wait, a started weft_offload) are not cut short
+ * by a shield's deadline. A deadlock (see weft_run) cancels shielded
+ * tasks too. The weft_shield is the caller's (usually a local), private,
+ * and must stay in place until its weft_shield_end. */
+typedef struct weft_shield {
+    unsigned magic;
+    void *prev;
+    int64_t prev_deadline;
+} weft_shield;
+
+/* Opens sh as the calling task's innermost shield, until deadline (-1:
+ * none; a deadline that has passed makes every wait fail with ETIMEDOUT,
+ * deadline 0 with EAGAIN as always). Returns 0, or -1 with errno:
+ *   EPERM   not called from a task of weft_run;
+ *   EINVAL  sh is NULL. */
+WEFT_API int weft_shield_begin(weft_shield *sh, int64_t deadline);
+
+/* Closes sh, which must be the calling task's innermost open shield (else
+ * a "weft: " line and abort: shields end in the reverse order of their
+ * begins, and one left open past its frame would dangle). Returns 0, or 1
+ * when the task is cancelled and no shield is left (its next blocking call
+ * fails with ECANCELED), or -1 with errno:
+ *   EPERM   not called from a task of weft_run;
+ *   EINVAL  sh is NULL. */
+WEFT_API int weft_shield_end(weft_shield *sh);
+
 /* Moves the calling task behind every ready task (FIFO, so all ready tasks
  * get a turn) and returns when its turn comes. Returns 0, or -1 with the
  * common errors EPERM, ECANCELED or ENOMEM (a shared-stack task). */
@@ -321,8 +391,9 @@ WEFT_API int weft_pause(void);
 
 /* Blocks the calling task until the deadline. Returns 0 when the deadline
  * has come (at once when it has already passed), or -1 with the common
- * errors EPERM, ECANCELED or ENOMEM. A negative deadline sleeps until the
- * task is cancelled. */
+ * errors EPERM, ECANCELED or ENOMEM, or ETIMEDOUT when a shield's deadline
+ * (see weft_shield_begin) cuts the sleep short. A negative deadline sleeps
+ * until the task is cancelled. */
 WEFT_API int weft_sleep(int64_t deadline);
 
 /* Prints the tasks of this thread's scheduler on stderr, one line each:
@@ -355,10 +426,21 @@ typedef struct weft_chan weft_chan;
  *   ENOMEM  no memory. */
 WEFT_API weft_chan *weft_chan_new(size_t elem_size, size_t capacity);
 
-/* Frees a channel. Returns 0, or -1 with errno:
- *   EINVAL  ch is NULL or not a channel;
- *   EBUSY   tasks wait on it. */
+/* Frees a channel. It refuses to drop elements silently: empty it first
+ * (receive them, or weft_chan_drain). Returns 0, or -1 with errno (the
+ * channel is left as it was):
+ *   EINVAL     ch is NULL or not a channel;
+ *   EBUSY      tasks wait on it;
+ *   ENOTEMPTY  elements are still buffered in it. */
 WEFT_API int weft_chan_free(weft_chan *ch);
+
+/* Takes every buffered element out of ch, in FIFO order, calling fn(elem,
+ * arg) on each (in place; fn may free what an element points to, and must
+ * not use ch) unless fn is NULL. Blocked senders move into the freed slots
+ * as for a receive, and are drained in turn. Does not block; usable
+ * outside tasks. Returns the number of elements taken, or -1 with errno
+ * EINVAL when ch is NULL or not a channel. */
+WEFT_API long weft_chan_drain(weft_chan *ch, void (*fn)(void *elem, void *arg), void *arg);
 
 /* Copies elem_size bytes from elem into the channel: to a waiting receiver,
  * or into the buffer when there is room; else blocks until a receiver
@@ -373,6 +455,12 @@ WEFT_API int weft_chan_send(weft_chan *ch, const void *elem, int64_t deadline);
  *   EINVAL  ch is NULL or not a channel, or elem is NULL;
  *   EPIPE   the channel is closed and its buffer is empty. */
 WEFT_API int weft_chan_recv(weft_chan *ch, void *elem, int64_t deadline);
+
+/* A cancelled task's weft_chan_send and weft_chan_recv with deadline 0
+ * still complete when they can without waiting (so that its cleanup can
+ * drain or hand on what is there), and fail with ECANCELED (not EAGAIN)
+ * when they cannot; with any other deadline they fail with ECANCELED at
+ * once, unless the task is shielded. */
 
 /* Closes the channel: blocked senders and receivers, and later sends, fail
  * with EPIPE; receivers first drain what is buffered. Does not block and
@@ -509,8 +597,66 @@ WEFT_API int weft_sem_post(weft_sem *sem);
 typedef struct weft_group weft_group;
 
 /* Creates an empty group; may be called outside weft_run. Returns it, or
- * NULL with errno ENOMEM. */
+ * NULL with errno ENOMEM. Its tasks never fail (unless they call
+ * weft_group_fail) and it keeps no results: weft_group_new_opts(NULL). */
 WEFT_API weft_group *weft_group_new(void);
+
+/* Failures and results (Go's errgroup, Trio's nursery, asyncio's
+ * TaskGroup). A task of a group fails when it calls weft_group_fail, or
+ * when it returns a value that the group's check maps to a nonzero code.
+ * The group remembers the first failure (its code and the task's index);
+ * weft_group_wait reports it. Each task has an index: the n-th successful
+ * weft_group_spawn on a group (from 0). */
+enum {
+    WEFT_GROUP_FAILFAST = 1, /* the first failure cancels every other task
+                                of the group, and the tasks spawned in it
+                                later start cancelled */
+    WEFT_GROUP_RESULTS = 2   /* keep each task's return value and failure
+                                code for weft_group_result (16 bytes per task
+                                spawned, until the group is closed) */
+};
+
+typedef struct weft_group_opts {
+    unsigned flags; /* WEFT_GROUP_* */
+    /* Called on the value a task returns, once it has finished (on the
+     * scheduler's context: it must not block): 0 means success, a positive
+     * code (an errno value, say) failure; a negative one counts as 0.
+     * NULL: returning never fails. Not called for a task that already
+     * failed with weft_group_fail. */
+    int (*check)(void *result, void *arg);
+    void *check_arg;
+} weft_group_opts;
+
+/* Creates an empty group with options (NULL: as weft_group_new). Returns
+ * it, or NULL with errno:
+ *   EINVAL  o->flags has unknown bits;
+ *   ENOMEM  no memory. */
+WEFT_API weft_group *weft_group_new_opts(const weft_group_opts *o);
+
+/* Fails the calling task's group task with code err (> 0): the group's
+ * first failure is recorded (with WEFT_GROUP_FAILFAST, the group's other
+ * tasks are cancelled; the caller is not). The caller goes on and returns
+ * as usual; its return value is then not checked. Does not block. Returns
+ * 0, or -1 with errno:
+ *   EPERM   the caller is not a task, or not a task of a group;
+ *   EINVAL  err <= 0. */
+WEFT_API int weft_group_fail(int err);
+
+/* The code of g's first failure so far (0: none), and the index of the
+ * task that failed in *index when there is one and index is not NULL.
+ * Does not block; usable anywhere. -1 with errno EINVAL when g is NULL or
+ * not a group. */
+WEFT_API int weft_group_failure(const weft_group *g, size_t *index);
+
+/* What the task of index `index` of g (a group made with
+ * WEFT_GROUP_RESULTS) returned: once it has finished, stores its return
+ * value in *result (when result is not NULL) and returns its failure code
+ * (0 when it did not fail). Does not block; usable anywhere until g is
+ * closed. Returns -1 with errno:
+ *   EINVAL  g is NULL or not a group, has no WEFT_GROUP_RESULTS, or no
+ *           task has that index;
+ *   EAGAIN  that task has not finished. */
+WEFT_API int weft_group_result(const weft_group *g, size_t index, void **result);
 
 /* Spawns a task in g, as weft_spawn does. The handle may be passed to
  * weft_cancel until the task finishes. Returns the task, or NULL with
@@ -518,14 +664,17 @@ WEFT_API weft_group *weft_group_new(void);
  * group. */
 WEFT_API weft_co *weft_group_spawn(weft_group *g, weft_fn fn, void *arg, const weft_opts *opts);
 
-/* Waits until every task of g has finished. Returns 0, or -1 with errno
- * (and the common errors):
+/* Waits until every task of g has finished (after a failure too, as an
+ * errgroup waits). Returns 0 when none failed, or the code (> 0) of the
+ * first failure (see weft_group_failure), or -1 with errno (and the
+ * common errors; a wait that ends so leaves the tasks running):
  *   EINVAL   g is NULL or not a group;
  *   EDEADLK  the caller is a task of g. */
 WEFT_API int weft_group_wait(weft_group *g, int64_t deadline);
 
 /* Cancels the tasks of g that have not finished, waits for all of them
- * (this wait cannot itself be cancelled) and frees g. Several tasks may
+ * (this wait cannot itself be cancelled) and frees g, with the results it
+ * kept (weft_group_wait first to learn of a failure). Several tasks may
  * close g at once: each waits, all return 0 once g's tasks have finished,
  * and the last of them to return frees g; g must not be used after that.
  * Returns 0, or -1 with errno (g left as it was):
@@ -549,7 +698,8 @@ WEFT_API int weft_group_close(weft_group *g);
  * other tasks run; when no task is ready the thread sleeps in the poller
  * until an fd is ready, a deadline comes or another thread posts a wake-up.
  * Deadlines and the common errors are those of the scheduler section
- * (EPERM outside a task, ECANCELED, ETIMEDOUT, ENOMEM); tasks waiting on
+ * (EPERM outside a task, ECANCELED, EAGAIN for deadline 0, ETIMEDOUT,
+ * ENOMEM); tasks waiting on
  * fds, futures and offloaded calls count as wakeable for the deadlock
  * check. The thread's poller is made by the first call that needs it
  * (every call of this section that waits, weft_offload and
@@ -639,10 +789,18 @@ WEFT_API int weft_wait_fd(int fd, int events, int64_t deadline);
 WEFT_API ssize_t weft_read(int fd, void *buf, size_t len, int64_t deadline);
 
 /* Writes all len bytes, waiting for room as needed; returns len, or -1
- * with errno (part may have been written): the common errors, EBUSY,
+ * with errno (part may have been written: weft_writen tells how much):
+ * the common errors, EBUSY,
  * EINVAL (len > SSIZE_MAX) and those of write(2) (EPIPE when the reader
  * is gone, ECONNRESET, EBADF, ...). */
 WEFT_API ssize_t weft_write(int fd, const void *buf, size_t len, int64_t deadline);
+
+/* As weft_write, and tells how much was written: *written (when written
+ * is not NULL) is the number of bytes written, all len of them on success,
+ * the part before the error otherwise (on ETIMEDOUT, EAGAIN, ECANCELED,
+ * EPIPE, ...). Returns 0, or -1 with errno: those of weft_write, and
+ * EINVAL when buf is NULL while len > 0. */
+WEFT_API int weft_writen(int fd, const void *buf, size_t len, size_t *written, int64_t deadline);
 
 /* As weft_read and weft_write, with buffers. weft_writev writes all of
  * them. Besides their errors: EINVAL when iovcnt < 0 or > IOV_MAX, or (to
@@ -671,8 +829,8 @@ WEFT_API ssize_t weft_sendto(int fd, const void *buf, size_t len, int flags,
 WEFT_API int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadline);
 
 /* Connects the socket fd, waiting until the connection is made. Returns 0,
- * or -1 with errno: the common errors (on ETIMEDOUT or ECANCELED the
- * socket is left half-connected: close it), ENOTSOCK, and those of
+ * or -1 with errno: the common errors (on EAGAIN, ETIMEDOUT or ECANCELED
+ * the socket is left half-connected: close it), ENOTSOCK, and those of
  * connect(2) (ECONNREFUSED, ENETUNREACH, EAGAIN for a Unix socket whose
  * listener's backlog is full, ...). */
 WEFT_API int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, int64_t deadline);
@@ -717,6 +875,94 @@ WEFT_API int weft_udp_bind(const char *host, int port);
 /* The local port of a bound socket, or -1 with the errno of getsockname
  * (or EAFNOSUPPORT when it is not an IP socket). */
 WEFT_API int weft_local_port(int fd);
+
+/* ---- buffered streams ---- */
+
+/* A reader and writer over one fd, for line and length protocols (Go's
+ * bufio). Reads keep what they cannot deliver: a call that fails (a
+ * deadline, a limit, end of file in the middle) consumes nothing, and the
+ * next call starts where it stopped. Writes go to a buffer of fixed size,
+ * written out when it fills and by weft_buf_flush. Every call that may
+ * read or write the fd takes a deadline and has the errors of weft_read
+ * or weft_writen besides its own (EPERM outside a task, ECANCELED,
+ * EAGAIN for deadline 0, ETIMEDOUT, ECONNRESET, EPIPE, ...); a call
+ * served from the buffer alone does not look at the deadline. One task
+ * at a time uses a weft_buf. The fd stays the caller's: weft_buf_free
+ * does not close it. */
+typedef struct weft_buf weft_buf;
+
+/* A stream over fd with a read buffer and a write buffer of size bytes
+ * each (0: 4096); the read buffer grows when a call needs more (see
+ * weft_buf_read_until and weft_buf_read_full). Usable outside tasks.
+ * Returns it, or NULL with errno:
+ *   EINVAL  fd < 0;
+ *   ENOMEM  no memory. */
+WEFT_API weft_buf *weft_buf_new(int fd, size_t size);
+
+/* Frees b (NULL is ignored), dropping what it buffered: flush first. */
+WEFT_API void weft_buf_free(weft_buf *b);
+
+/* Reads up to len bytes: the buffered ones, or else those of one read of
+ * the fd. Returns their number, 0 at end of file (or len 0), or -1 with
+ * errno: EINVAL (b is NULL, or dst is NULL while len > 0), and those of
+ * weft_read. */
+WEFT_API ssize_t weft_buf_read(weft_buf *b, void *dst, size_t len, int64_t deadline);
+
+/* Reads up to and including the first byte equal to delim (0..255) into
+ * dst, which has room for limit bytes. Returns the number of bytes stored
+ * (the last is delim, except at end of file: the bytes left without it), 0
+ * at end of file with nothing left, or -1 with errno (nothing consumed):
+ *   EINVAL    b or dst is NULL, limit is 0 or > SSIZE_MAX, delim is not
+ *             in 0..255;
+ *   EMSGSIZE  no delim in the first limit bytes: they stay buffered (read
+ *             them with weft_buf_read, or drop the connection);
+ *   ENOMEM    no memory to grow the buffer to limit bytes;
+ *   and those of weft_read (the bytes read so far stay buffered). */
+WEFT_API ssize_t weft_buf_read_until(weft_buf *b, int delim, void *dst, size_t limit,
+                                     int64_t deadline);
+
+/* Reads a line ending with "
+" (or the last one, at end of file), stores
+ * it without the "
+" or "
+" and NUL-terminated in line, whose size
+ * bytes must hold the line and its "
+" (so a line of at most size - 1
+ * bytes). Returns the length of the stored line (0 for an empty line), or
+ * -1 with errno:
+ *   ENODATA   end of file, nothing left;
+ *   EMSGSIZE  the line does not fit (its first size bytes stay buffered);
+ *   the other errors of weft_buf_read_until. */
+WEFT_API ssize_t weft_buf_read_line(weft_buf *b, char *line, size_t size, int64_t deadline);
+
+/* Reads exactly n bytes into dst (the buffer grows to n bytes if it must).
+ * Returns n, 0 at end of file before any byte, or -1 with errno (nothing
+ * consumed):
+ *   EPROTO  end of file after some bytes but before n (they stay
+ *           buffered: weft_buf_read takes them);
+ *   EINVAL  b is NULL, dst is NULL while n > 0, or n > SSIZE_MAX;
+ *   ENOMEM  no memory to grow the buffer;
+ *   and those of weft_read. */
+WEFT_API ssize_t weft_buf_read_full(weft_buf *b, void *dst, size_t n, int64_t deadline);
+
+/* The number of bytes read from the fd and not yet consumed; 0 when b is
+ * NULL. */
+WEFT_API size_t weft_buf_buffered(const weft_buf *b);
+
+/* Takes len bytes of src: into the write buffer, writing the buffer out
+ * whenever it is full (a write of at least the buffer's size, with the
+ * buffer empty, goes straight to the fd). *done (when done is not NULL) is
+ * the number of bytes of src taken (buffered or written), all len on
+ * success, the part before the error otherwise. Returns 0, or -1 with
+ * errno: EINVAL (b is NULL, or src is NULL while len > 0) and those of
+ * weft_writen (what the buffer held and could not write stays in it). */
+WEFT_API int weft_buf_write(weft_buf *b, const void *src, size_t len, size_t *done,
+                            int64_t deadline);
+
+/* Writes out what the write buffer holds. Returns 0, or -1 with errno:
+ * EINVAL (b is NULL) and those of weft_writen; the bytes not written stay
+ * buffered, and the next flush tries them again. */
+WEFT_API int weft_buf_flush(weft_buf *b, int64_t deadline);
 
 /* ---- blocking calls and callbacks ---- */
 

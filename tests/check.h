@@ -81,6 +81,23 @@ static inline void test_skip(const char *why)
     exit(SKIP_CODE);
 }
 
+/* Is prog an executable in one of $PATH's directories? */
+static inline int test_on_path(const char *prog)
+{
+    const char *path = getenv("PATH");
+    if (!path)
+        return 0;
+    char buf[4096];
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        snprintf(buf, sizeof buf, "%.*s/%s", (int)n, path, prog);
+        if (access(buf, X_OK) == 0)
+            return 1;
+        path += n + (path[n] == ':');
+    }
+    return 0;
+}
+
 /* Runs fn(arg) in a forked child with its stderr captured into buf (NUL
  * terminated). Returns the child's wait status. The child exits 0 if fn
  * returns. */

@@ -182,8 +182,10 @@ static const size_t elem_sizes[] = {8, 16, 24, 40, 64, 200};
 
 /* ---- helpers ------------------------------------------------------------- */
 
-/* A deadline for a wait that is retried on ETIMEDOUT: often none, else
- * "now" or a few microseconds ahead. */
+/* A deadline for a wait that is retried on ETIMEDOUT (or EAGAIN, for
+ * deadline 0): often none, else "now" or a few microseconds ahead. */
+#define LATE(e) ((e) == ETIMEDOUT || (e) == EAGAIN)
+
 static int64_t rdl(rng *r)
 {
     unsigned c = rbelow(r, 10);
@@ -198,7 +200,7 @@ static int64_t rdl(rng *r)
  * zero deadlines does not spin forever. */
 static void timed_out(void)
 {
-    SCHECK(errno == ETIMEDOUT);
+    SCHECK(LATE(errno));
     SCHECK(weft_pause() == 0 || errno == ECANCELED);
     OP();
 }
@@ -319,7 +321,7 @@ static void *chan_prod(void *arg)
                 }
             }
             OP();
-            if (rc == 0 || errno != ETIMEDOUT)
+            if (rc == 0 || !LATE(errno))
                 break;
             timed_out();
         }
@@ -363,7 +365,7 @@ static void *chan_cons(void *arg)
             dawdle(&w->r);
             continue;
         }
-        if (errno == ETIMEDOUT) {
+        if (LATE(errno)) {
             timed_out();
             continue;
         }
@@ -619,7 +621,7 @@ static int cwait(work *w, weft_cond *c, weft_mutex *m)
 {
     int rc = weft_cond_wait(c, m, rdl(&w->r));
     OP();
-    if (rc == 0 || errno == ETIMEDOUT)
+    if (rc == 0 || LATE(errno))
         return 0;
     CANCELED_OK(w);
     return -1;
@@ -635,7 +637,7 @@ static void signal_or_broadcast(work *w, weft_cond *c)
 static int gate(work *w, sync_sc *sc)
 {
     int rc;
-    while ((rc = weft_sem_wait(&sc->sem, rdl(&w->r))) != 0 && errno == ETIMEDOUT) {
+    while ((rc = weft_sem_wait(&sc->sem, rdl(&w->r))) != 0 && LATE(errno)) {
         OP();
         timed_out();
     }

@@ -10,22 +10,6 @@
 #error "WEFT_GDB_HELPER: path of the helper program"
 #endif
 
-static int on_path(const char *prog)
-{
-    const char *path = getenv("PATH");
-    if (!path)
-        return 0;
-    char buf[4096];
-    while (*path) {
-        size_t n = strcspn(path, ":");
-        snprintf(buf, sizeof buf, "%.*s/%s", (int)n, path, prog);
-        if (access(buf, X_OK) == 0)
-            return 1;
-        path += n + (path[n] == ':');
-    }
-    return 0;
-}
-
 static char output[65536];
 
 static void run_gdb(void *arg)
@@ -42,7 +26,7 @@ int main(void)
 {
     if (test_under()[0])
         test_skip("gdb runs only natively");
-    if (!on_path("gdb"))
+    if (!test_on_path("gdb"))
         test_skip("no gdb on PATH");
     int status = test_fork(run_gdb, NULL, output, sizeof output);
     CHECK_EXITED(status, 0, output);

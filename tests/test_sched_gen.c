@@ -117,17 +117,25 @@ static void *main_task(void *arg)
     }
     /* The tasks read their deadline when they first run, after this. */
     int slow = test_under_is("valgrind") || test_under_is("qemu") || test_under_is("tsan");
-    int64_t base = weft_now() + (slow ? 3000 : 30) * MS;
+    int64_t base = weft_now() + (slow ? 3000 : test_under_is("asan") ? 300 : 30) * MS;
     for (int i = 0; i < NTIMERS; i++) {
         seed = seed * 1103515245 + 12345;
         deadlines[i] = base + (int64_t)(seed >> 8) % (100 * MS);
     }
     CHECK_INT(weft_pause(), 0); /* all are asleep now */
+    /* A timer that fired before its task was cancelled (the machine was
+     * slower than the margin, and the loop fired timers during the pause)
+     * wins: the count is exact only when the pause ended before the first
+     * deadline. No timer fires while main cancels. */
+    int early = weft_now() < base;
     for (int i = 0; i < NTIMERS; i += 3)
         CHECK_INT(weft_cancel(t[i]), 0);
     for (int i = 0; i < NTIMERS; i++)
         CHECK_INT(weft_join(t[i], NULL, -1), 0);
-    CHECK_INT(nfired, NTIMERS - (NTIMERS + 2) / 3);
+    if (early)
+        CHECK_INT(nfired, NTIMERS - (NTIMERS + 2) / 3);
+    else
+        CHECK(nfired >= NTIMERS - (NTIMERS + 2) / 3 && nfired <= NTIMERS);
     for (int i = 1; i < nfired; i++)
         CHECK(deadlines[fired[i - 1]] <= deadlines[fired[i]]);
     if (!test_under_is("valgrind") && !test_under_is("qemu"))

@@ -77,11 +77,13 @@ else
     echo "go chan (GOMAXPROCS=1)    skipped: go not installed"
 fi
 
-echo "== sched: ${SLEEPERS_N:-100000} tasks sleeping to random deadlines within 1 s (one run) =="
-line=$("$dir/sleepers" "${SLEEPERS_N:-100000}")
-echo "$line"
-rec sleepers_spawn weft "$(kv "$line" spawn_ms)" ms
-rec sleepers_peak_rss weft "$(kv "$line" peak_rss_mb)" MB
+echo "== sched: ${SLEEPERS_N:-100000} tasks sleeping to random deadlines within 1 s (one run each) =="
+for k in private shared; do
+    line=$("$dir/sleepers" "${SLEEPERS_N:-100000}" $k)
+    echo "$line"
+    rec sleepers_spawn "weft-$k" "$(kv "$line" spawn_ms)" ms
+    rec sleepers_peak_rss "weft-$k" "$(kv "$line" peak_rss_mb)" MB
+done
 
 # skynet: the median by time of $SKYNET_RUNS runs of a line of key=value
 # pairs, printed whole.
@@ -99,28 +101,32 @@ leaves=${SKYNET_N:-1000000}
 echo "== sched: skynet, $leaves leaves ($((leaves + leaves / 9)) tasks), one CPU, median of ${SKYNET_RUNS:-3} =="
 pin=""
 taskset -c 0 true 2>/dev/null && pin="taskset -c 0"
-wp=$(median_line $pin "$dir/skynet" "$leaves" private)
-ws=$(median_line $pin "$dir/skynet" "$leaves" shared)
-echo "weft private stacks       $wp"
-echo "weft shared stacks        $ws"
-rec skynet weft-private "$(kv "$wp" ms)" ms
-rec skynet weft-shared "$(kv "$ws" ms)" ms
-rec skynet_peak_rss weft-private "$(kv "$wp" peak_rss_mb)" MB
-rec skynet_peak_rss weft-shared "$(kv "$ws" peak_rss_mb)" MB
-if [ -n "$go_ok" ]; then
-    g=$(GOMAXPROCS=1 median_line $pin "$dir/go_skynet" "$leaves")
-    echo "go (GOMAXPROCS=1)         $g"
-    rec skynet go "$(kv "$g" ms)" ms
-    rec skynet_peak_rss go "$(kv "$g" peak_rss_mb)" MB
-    gms=$(printf '%s\n' "$g" | sed -n 's/.*ms=\([0-9.]*\).*/\1/p')
-    for k in private shared; do
-        line=$([ $k = private ] && echo "$wp" || echo "$ws")
-        wms=$(printf '%s\n' "$line" | sed -n 's/.*ms=\([0-9.]*\).*/\1/p')
-        echo "ratio weft $k / go       $(ratio "$wms" "$gms")"
-    done
-else
-    echo "go (GOMAXPROCS=1)         skipped: go not installed"
-fi
+# Then with every leaf held until all exist: all 1.1M tasks alive at once.
+for alive in "" alive; do
+    wp=$(median_line $pin "$dir/skynet" "$leaves" private $alive)
+    ws=$(median_line $pin "$dir/skynet" "$leaves" shared $alive)
+    echo "weft private stacks $alive      $wp"
+    echo "weft shared stacks $alive       $ws"
+    name=skynet${alive:+_alive}
+    rec "$name" weft-private "$(kv "$wp" ms)" ms
+    rec "$name" weft-shared "$(kv "$ws" ms)" ms
+    rec "${name}_peak_rss" weft-private "$(kv "$wp" peak_rss_mb)" MB
+    rec "${name}_peak_rss" weft-shared "$(kv "$ws" peak_rss_mb)" MB
+    if [ -n "$go_ok" ]; then
+        g=$(GOMAXPROCS=1 median_line $pin "$dir/go_skynet" "$leaves" $alive)
+        echo "go (GOMAXPROCS=1) $alive        $g"
+        rec "$name" go "$(kv "$g" ms)" ms
+        rec "${name}_peak_rss" go "$(kv "$g" peak_rss_mb)" MB
+        gms=$(printf '%s\n' "$g" | sed -n 's/.*ms=\([0-9.]*\).*/\1/p')
+        for k in private shared; do
+            line=$([ $k = private ] && echo "$wp" || echo "$ws")
+            wms=$(printf '%s\n' "$line" | sed -n 's/.*ms=\([0-9.]*\).*/\1/p')
+            echo "ratio weft $k / go $alive      $(ratio "$wms" "$gms")"
+        done
+    else
+        echo "go (GOMAXPROCS=1)         skipped: go not installed"
+    fi
+done
 if command -v strace >/dev/null 2>&1; then
     n=$((leaves / 10))
     for k in private shared; do

@@ -21,7 +21,9 @@ typedef struct node {
 } node;
 
 static weft_opts opts;
-static long tasks;
+static long tasks, leaves, arrived;
+static int alive;
+static weft_wg gate;
 
 static void *skynet(void *arg);
 
@@ -46,6 +48,12 @@ static void *skynet(void *arg)
     node n = *(node *)arg;
     free(arg);
     long total = n.num;
+    if (n.size == 1 && alive) {
+        if (++arrived == leaves)
+            weft_wg_done(&gate);
+        else
+            weft_wg_wait(&gate, -1);
+    }
     if (n.size > 1) {
         weft_chan *c = weft_chan_new(sizeof(long), 0);
         if (!c) {
@@ -69,7 +77,8 @@ static void *skynet(void *arg)
 
 static void *main_task(void *arg)
 {
-    long leaves = *(long *)arg;
+    weft_wg_init(&gate);
+    weft_wg_add(&gate, 1);
     weft_chan *top = weft_chan_new(sizeof(long), 1);
     spawn_child(0, leaves, top);
     long v = 0;
@@ -81,8 +90,9 @@ static void *main_task(void *arg)
 
 int main(int argc, char **argv)
 {
-    long leaves = argc > 1 ? atol(argv[1]) : 1000000;
+    leaves = argc > 1 ? atol(argv[1]) : 1000000;
     const char *kind = argc > 2 ? argv[2] : "private";
+    alive = argc > 3 && strcmp(argv[3], "alive") == 0;
     opts.stack_kind = strcmp(kind, "shared") == 0 ? WEFT_STACK_SHARED : WEFT_STACK_PRIVATE;
     long io = leaves;
     struct rusage r0, r1;
@@ -95,8 +105,9 @@ int main(int argc, char **argv)
     int64_t t1 = weft_now();
     getrusage(RUSAGE_SELF, &r1);
     long want = leaves * (leaves - 1) / 2;
-    printf("kind=%s leaves=%ld tasks=%ld ms=%.1f sum_ok=%d peak_rss_mb=%.1f faults_per_task=%.3f\n",
-           kind, leaves, tasks, (double)(t1 - t0) / 1e6, io == want, (double)r1.ru_maxrss / 1024.0,
-           (double)(r1.ru_minflt - r0.ru_minflt) / (double)tasks);
+    printf(
+        "kind=%s%s leaves=%ld tasks=%ld ms=%.1f sum_ok=%d peak_rss_mb=%.1f faults_per_task=%.3f\n",
+        kind, alive ? "-alive" : "", leaves, tasks, (double)(t1 - t0) / 1e6, io == want,
+        (double)r1.ru_maxrss / 1024.0, (double)(r1.ru_minflt - r0.ru_minflt) / (double)tasks);
     return io == want ? 0 : 1;
 }

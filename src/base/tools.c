@@ -50,23 +50,24 @@ void weft__tools_init(void)
     pthread_once(&tools_once, tools_init_once);
 }
 
+/* The arguments are marked used in every build: on a platform valgrind
+ * does not support (riscv64), its macros expand to nothing that uses them. */
 unsigned weft__tools_stack_register(void *lo, void *hi)
 {
+    (void)lo;
+    (void)hi;
 #ifdef WEFT_HAVE_VALGRIND_H
     return VALGRIND_STACK_REGISTER(lo, hi);
 #else
-    (void)lo;
-    (void)hi;
     return 0;
 #endif
 }
 
 void weft__tools_stack_unregister(unsigned id)
 {
+    (void)id;
 #ifdef WEFT_HAVE_VALGRIND_H
     VALGRIND_STACK_DEREGISTER(id);
-#else
-    (void)id;
 #endif
 }
 

@@ -179,6 +179,25 @@ static void shared_gone(void)
     }
 }
 
+/* Freed shared coroutine records, for the next ones: a tree of short
+ * tasks frees and makes them in bursts larger than malloc's per-thread
+ * cache. Linked through `resumer`; `state` stays ST_FREED, so a stale
+ * handle is still recognised. Not under ASan or valgrind, which must see
+ * each block freed. */
+#define SHARED_POOL_MAX 1024
+static __thread weft_co *shared_pool __attribute__((tls_model("initial-exec")));
+static __thread unsigned shared_pooled __attribute__((tls_model("initial-exec")));
+
+void weft__co_pool_drain(void)
+{
+    while (shared_pool) {
+        weft_co *co = shared_pool;
+        shared_pool = co->resumer;
+        free(co);
+    }
+    shared_pooled = 0;
+}
+
 static weft_co *new_private(size_t size)
 {
     weft__stack st;
@@ -197,8 +216,11 @@ static weft_co *new_private(size_t size)
  * that the stack holds none of its resumers' frames. */
 static weft_co *new_shared(void)
 {
-    weft_co *co = malloc(WEFT_SHARED_BLOCK);
-    if (co == NULL) {
+    weft_co *co = shared_pool;
+    if (co) {
+        shared_pool = co->resumer;
+        shared_pooled--;
+    } else if (!(co = malloc(WEFT_SHARED_BLOCK))) {
         errno = ENOMEM;
         return NULL;
     }
@@ -229,7 +251,13 @@ static __attribute__((noinline)) void release(weft_co *co)
             weft__shared_drop(s);
         }
         weft__image_free(&co->u.sh.image);
-        free(co);
+        if (shared_pooled < SHARED_POOL_MAX && !weft__tools_asan && !weft__tools_valgrind) {
+            co->resumer = shared_pool;
+            shared_pool = co;
+            shared_pooled++;
+        } else {
+            free(co);
+        }
         shared_gone();
     } else {
         weft__stack_put(&co->u.stack);

@@ -164,6 +164,9 @@ int weft__co_copy(weft_co *co, void *at, void *buf, size_t n, int dir);
 /* weft_co_free without the check that co is not a task: the scheduler's. */
 void weft__co_free(weft_co *co);
 
+/* Frees the pooled records of shared coroutines (thread exit). */
+void weft__co_pool_drain(void);
+
 /* What can fail of a weft__co_jump to `to`, done first, for a scheduler
  * that can still report or retry: room for the image of whoever `to`
  * displaces (the running coroutine too, when it is on to's stack), and

@@ -79,6 +79,7 @@ static void thread_exit(void *unused)
     (void)unused;
     weft__switch_thread_exit();
     weft__shared_drain();
+    weft__co_pool_drain();
     weft__stack_pool_drain();
     weft__overflow_thread_exit();
 }

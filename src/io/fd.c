@@ -136,7 +136,7 @@ int weft__io_wait(weft__task *t, int fd, weft__pfd *r, int dir, int64_t deadline
     weft__sched *s = weft__sched_cur;
     weft__poller *p = s->poller;
     if (weft__expired(deadline)) {
-        errno = ETIMEDOUT;
+        errno = weft__late(deadline);
         return -1;
     }
     if (r->w[dir]) {
@@ -278,7 +278,7 @@ int weft_wait_fd(int fd, int events, int64_t deadline)
         }
     }
     if (weft__expired(deadline)) {
-        errno = ETIMEDOUT;
+        errno = weft__late(deadline);
         return -1;
     }
     int dirs[2], nd = 0;
@@ -416,11 +416,16 @@ ssize_t weft_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr 
 
 /* ---- writing ------------------------------------------------------------ */
 
-/* Writes all of iov (advancing the caller's copy) or fails. */
+/* Writes all of iov (advancing the caller's copy) or fails; *done counts
+ * the bytes written either way. */
 static ssize_t write_all(weft__task *t, int fd, weft__pfd *r, struct iovec *v, int cnt, int flags,
-                         int64_t deadline)
+                         int64_t deadline, size_t *done)
 {
+    size_t dummy;
+    if (!done)
+        done = &dummy;
     ssize_t total = 0;
+    *done = 0;
     int i = 0;
     while (i < cnt && v[i].iov_len == 0)
         i++;
@@ -449,6 +454,7 @@ static ssize_t write_all(weft__task *t, int fd, weft__pfd *r, struct iovec *v, i
             return -1;
         }
         total += n;
+        *done = (size_t)total;
         while (i < cnt && (size_t)n >= v[i].iov_len)
             n -= (ssize_t)v[i++].iov_len;
         if (i < cnt) {
@@ -461,18 +467,29 @@ static ssize_t write_all(weft__task *t, int fd, weft__pfd *r, struct iovec *v, i
 
 ssize_t weft_write(int fd, const void *buf, size_t len, int64_t deadline)
 {
+    return weft_writen(fd, buf, len, NULL, deadline) == 0 ? (ssize_t)len : -1;
+}
+
+int weft_writen(int fd, const void *buf, size_t len, size_t *written, int64_t deadline)
+{
     weft__task *t;
     weft__pfd *r;
+    if (written)
+        *written = 0;
     if (weft__io_enter(fd, &t, &r) != 0)
         return -1;
-    struct iovec v = {(void *)buf, len};
-    if (unlikely(r->kind & K_FILE))
-        return file_io(t, fd, 1, &v, 1);
-    if (len > SSIZE_MAX) {
+    if (len > SSIZE_MAX || (len && !buf)) {
         errno = EINVAL;
         return -1;
     }
-    return write_all(t, fd, r, &v, 1, 0, deadline);
+    struct iovec v = {(void *)buf, len};
+    if (unlikely(r->kind & K_FILE)) {
+        ssize_t n = file_io(t, fd, 1, &v, 1);
+        if (n >= 0 && written)
+            *written = (size_t)n;
+        return n < 0 ? -1 : 0;
+    }
+    return write_all(t, fd, r, &v, 1, 0, deadline, written) < 0 ? -1 : 0;
 }
 
 ssize_t weft_send(int fd, const void *buf, size_t len, int flags, int64_t deadline)
@@ -490,7 +507,7 @@ ssize_t weft_send(int fd, const void *buf, size_t len, int flags, int64_t deadli
         return -1;
     }
     struct iovec v = {(void *)buf, len};
-    return write_all(t, fd, r, &v, 1, flags & ~MSG_DONTWAIT, deadline);
+    return write_all(t, fd, r, &v, 1, flags & ~MSG_DONTWAIT, deadline, NULL);
 }
 
 ssize_t weft_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline)
@@ -515,7 +532,7 @@ ssize_t weft_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadlin
         return -1;
     }
     memcpy(v, iov, (size_t)iovcnt * sizeof *v);
-    ssize_t n = write_all(t, fd, r, v, iovcnt, 0, deadline);
+    ssize_t n = write_all(t, fd, r, v, iovcnt, 0, deadline, NULL);
     if (v != small) {
         int e = errno;
         free(v);

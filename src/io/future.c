@@ -70,7 +70,7 @@ int weft_future_wait(weft_future *f, void **value, int64_t deadline)
     int why = 0;
     while (!f->done) {
         if (weft__expired(deadline)) {
-            why = ETIMEDOUT;
+            why = weft__late(deadline);
             break;
         }
         f->waiter = t;

@@ -45,9 +45,45 @@ int weft_chan_free(weft_chan *ch)
         errno = EBUSY;
         return -1;
     }
+    if (ch->len) { /* would drop them: see weft_chan_drain */
+        errno = ENOTEMPTY;
+        return -1;
+    }
     ch->magic = 0;
     free(ch);
     return 0;
+}
+
+/* Takes the head element off the buffer; the first blocked sender's
+ * element takes the freed slot. */
+static void pop(weft_chan *ch)
+{
+    ch->head = ch->head + 1 == ch->cap ? 0 : ch->head + 1;
+    ch->len--;
+    weft__waiter *w = weft__wq_first(&ch->sendq);
+    if (w) {
+        weft__task_copy(w->task, w->buf, slot(ch, ch->head + ch->len), ch->elem, 0);
+        ch->len++;
+        weft__wake(w->task, 0, w->idx);
+    }
+}
+
+long weft_chan_drain(weft_chan *ch, void (*fn)(void *elem, void *arg), void *arg)
+{
+    if (!weft__chan_ok(ch)) {
+        errno = EINVAL;
+        return -1;
+    }
+    long n = 0;
+    while (ch->len) {
+        /* Handed out in place, then its slot is taken by a blocked sender
+         * (as a receive does), which may make another element to drain. */
+        if (fn)
+            fn(slot(ch, ch->head), arg);
+        pop(ch);
+        n++;
+    }
+    return n;
 }
 
 int weft__chan_try_send(weft_chan *ch, const void *elem)
@@ -70,18 +106,12 @@ int weft__chan_try_send(weft_chan *ch, const void *elem)
 
 int weft__chan_try_recv(weft_chan *ch, void *elem)
 {
-    weft__waiter *w = weft__wq_first(&ch->sendq);
     if (ch->len) {
         memcpy(elem, slot(ch, ch->head), ch->elem);
-        ch->head = ch->head + 1 == ch->cap ? 0 : ch->head + 1;
-        ch->len--;
-        if (w) { /* the first blocked sender takes the freed slot */
-            weft__task_copy(w->task, w->buf, slot(ch, ch->head + ch->len), ch->elem, 0);
-            ch->len++;
-            weft__wake(w->task, 0, w->idx);
-        }
+        pop(ch);
         return 1;
     }
+    weft__waiter *w = weft__wq_first(&ch->sendq);
     if (w) {
         weft__task_copy(w->task, w->buf, elem, ch->elem, 0);
         weft__wake(w->task, 0, w->idx);
@@ -94,11 +124,18 @@ int weft__chan_try_recv(weft_chan *ch, void *elem)
  * else wait in the channel's queue. Inlined with a constant `send`. */
 static inline int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send)
 {
-    weft__task *t;
-    if (weft__enter(&t) != 0)
+    weft__task *t = weft__self();
+    if (unlikely(!t))
         return -1;
     if (unlikely(!weft__chan_ok(ch) || !elem)) {
         errno = EINVAL;
+        return -1;
+    }
+    /* A cancelled task may still take or give what needs no wait, with
+     * deadline 0, so that its cleanup can drain a channel. */
+    int stopped = t->cancelled && !t->shield;
+    if (unlikely(stopped) && deadline != 0) {
+        errno = ECANCELED;
         return -1;
     }
     int r = send ? weft__chan_try_send(ch, elem) : weft__chan_try_recv(ch, elem);
@@ -107,8 +144,10 @@ static inline int chan_op(weft_chan *ch, void *elem, int64_t deadline, int send)
     int why;
     if (r < 0)
         why = EPIPE;
+    else if (unlikely(stopped))
+        why = ECANCELED;
     else if (weft__expired(deadline))
-        why = ETIMEDOUT;
+        why = weft__late(deadline);
     else
         why = weft__wait1(t, send ? &ch->sendq : &ch->recvq, elem,
                           send ? WR_CHAN_SEND : WR_CHAN_RECV, ch, deadline, 0);

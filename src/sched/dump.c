@@ -24,7 +24,7 @@ static const char *state_name(const weft__task *t)
     }
 }
 
-static const char *const reason_names[WR__COUNT] = {
+const char *const weft__reason_names[WR__COUNT] = {
     [WR_SLEEP] = "sleep",
     [WR_JOIN] = "join",
     [WR_CHAN_SEND] = "chan send",
@@ -81,7 +81,7 @@ void weft__dump_fd(weft__sched *s, int fd)
                          weft_co_name(co), state_name(t));
         if (t->state == T_WAITING && k > 0 && (size_t)k < sizeof line) {
             int64_t ms = (now - t->since) / 1000000;
-            const char *what = reason_names[t->reason];
+            const char *what = weft__reason_names[t->reason];
             if (t->reason == WR_JOIN)
                 k += snprintf(line + k, sizeof line - (size_t)k, " on join #%u",
                               (unsigned)((const weft_co *)t->obj)->id);

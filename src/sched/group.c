@@ -10,6 +10,13 @@
 
 #define GROUP_MAGIC 0x67727075u
 
+/* What the group keeps of a finished task, with WEFT_GROUP_RESULTS. */
+typedef struct slot {
+    void *result;
+    int err;  /* its failure code, 0: none */
+    int done; /* it has finished */
+} slot;
+
 struct weft_group {
     unsigned magic;
     int closing;
@@ -17,6 +24,12 @@ struct weft_group {
     size_t n;         /* tasks not finished */
     weft__task *tasks;
     weft_waitq q; /* tasks in weft_group_wait or weft_group_close */
+    weft_group_opts o;
+    int err;        /* the first failure's code, 0: none yet */
+    size_t first;   /* and the spawn index of the task that failed */
+    size_t spawned; /* tasks spawned so far: the next index */
+    slot *slots;    /* with WEFT_GROUP_RESULTS, one per spawned task */
+    size_t cap;
 };
 
 static int ok(const weft_group *g)
@@ -24,8 +37,12 @@ static int ok(const weft_group *g)
     return g && g->magic == GROUP_MAGIC;
 }
 
-weft_group *weft_group_new(void)
+weft_group *weft_group_new_opts(const weft_group_opts *o)
 {
+    if (o && (o->flags & ~(unsigned)(WEFT_GROUP_FAILFAST | WEFT_GROUP_RESULTS))) {
+        errno = EINVAL;
+        return NULL;
+    }
     weft_group *g = malloc(sizeof *g);
     if (!g) {
         errno = ENOMEM;
@@ -33,7 +50,31 @@ weft_group *weft_group_new(void)
     }
     memset(g, 0, sizeof *g);
     g->magic = GROUP_MAGIC;
+    if (o)
+        g->o = *o;
     return g;
+}
+
+weft_group *weft_group_new(void)
+{
+    return weft_group_new_opts(NULL);
+}
+
+/* Records the failure err of the task at index idx (t, NULL when it has
+ * finished): the first one is the group's, and under WEFT_GROUP_FAILFAST
+ * it cancels the others and every task spawned later. */
+static void failed(weft_group *g, size_t idx, const weft__task *t, int err)
+{
+    if (g->err)
+        return;
+    g->err = err;
+    g->first = idx;
+    if (!(g->o.flags & WEFT_GROUP_FAILFAST))
+        return;
+    g->closing = 1;
+    for (weft__task *o = g->tasks; o; o = o->next_grp)
+        if (o != t)
+            weft_cancel(o->co);
 }
 
 weft_co *weft_group_spawn(weft_group *g, weft_fn fn, void *arg, const weft_opts *opts)
@@ -47,17 +88,31 @@ weft_co *weft_group_spawn(weft_group *g, weft_fn fn, void *arg, const weft_opts 
         errno = EINVAL;
         return NULL;
     }
+    if ((g->o.flags & WEFT_GROUP_RESULTS) && g->spawned == g->cap) {
+        size_t cap = g->cap ? 2 * g->cap : 16;
+        slot *n = realloc(g->slots, cap * sizeof *n);
+        if (!n) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        g->slots = n;
+        g->cap = cap;
+    }
     weft_co *co = weft__spawn(s, fn, arg, opts, g);
     if (!co)
         return NULL;
     weft__task *t = co->task_data;
+    t->grp_idx = g->spawned++;
+    if (g->slots)
+        g->slots[t->grp_idx] = (slot){NULL, 0, 0};
     t->prev_grp = NULL;
     t->next_grp = g->tasks;
     if (g->tasks)
         g->tasks->prev_grp = t;
     g->tasks = t;
     g->n++;
-    if (g->closing) /* spawned by a task that the close is waiting for */
+    if (g->closing) /* spawned by a task that the close (or a failure)
+                       is waiting for */
         t->cancelled = 1;
     return co;
 }
@@ -70,6 +125,15 @@ void weft__group_task_done(weft_group *g, weft__task *t)
         g->tasks = t->next_grp;
     if (t->next_grp)
         t->next_grp->prev_grp = t->prev_grp;
+    int err = t->grp_err;
+    if (!err && g->o.check)
+        err = g->o.check(t->result, g->o.check_arg);
+    if (err > 0)
+        failed(g, t->grp_idx, NULL, err);
+    else
+        err = 0;
+    if (g->slots)
+        g->slots[t->grp_idx] = (slot){t->result, err, 1};
     /* Now, not when the loop next idles: a loop that never idles would
      * keep every finished stack. */
     weft__task_free(weft__sched_cur, t);
@@ -94,9 +158,9 @@ int weft_group_wait(weft_group *g, int64_t deadline)
         return -1;
     }
     if (g->n == 0)
-        return 0;
+        return g->err;
     if (weft__expired(deadline)) {
-        errno = ETIMEDOUT;
+        errno = weft__late(deadline);
         return -1;
     }
     int why = weft__wait1(t, &g->q, NULL, WR_GROUP, g, deadline, 0);
@@ -104,7 +168,53 @@ int weft_group_wait(weft_group *g, int64_t deadline)
         errno = why;
         return -1;
     }
+    return g->err;
+}
+
+int weft_group_fail(int err)
+{
+    weft__task *t = weft__self();
+    if (!t)
+        return -1;
+    if (!t->group) {
+        errno = EPERM;
+        return -1;
+    }
+    if (err <= 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!t->grp_err)
+        t->grp_err = err;
+    failed(t->group, t->grp_idx, t, err);
     return 0;
+}
+
+int weft_group_failure(const weft_group *g, size_t *index)
+{
+    if (!ok(g)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (g->err && index)
+        *index = g->first;
+    return g->err;
+}
+
+int weft_group_result(const weft_group *g, size_t index, void **result)
+{
+    if (!ok(g) || !g->slots || index >= g->spawned) {
+        errno = EINVAL;
+        return -1;
+    }
+    const slot *sl = &g->slots[index];
+    if (!sl->done) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (result)
+        *result = sl->result;
+    return sl->err;
 }
 
 int weft_group_close(weft_group *g)
@@ -134,6 +244,7 @@ int weft_group_close(weft_group *g)
     if (g->closers)
         return 0;
     g->magic = 0;
+    free(g->slots);
     free(g);
     return 0;
 }

@@ -19,6 +19,14 @@ int64_t weft_now(void)
     return weft__clock(CLOCK_MONOTONIC);
 }
 
+int64_t weft_after(int64_t ns)
+{
+    if (ns < 0)
+        return -1;
+    int64_t now = weft_now();
+    return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
 /* For "since when" in dumps: cheap, a few ms coarse. */
 static int64_t coarse_now(void)
 {
@@ -28,6 +36,11 @@ static int64_t coarse_now(void)
 int weft__expired_slow(int64_t deadline)
 {
     return deadline <= weft_now();
+}
+
+int weft_expired(int64_t deadline)
+{
+    return weft__expired(deadline);
 }
 
 uint64_t weft__rand(weft__sched *s)
@@ -95,6 +108,16 @@ int weft__park(weft__task *t, weft__reason reason, const void *obj, int64_t dead
     /* Is the task's memory where its pointers say (a private task driving
      * no generator)? One byte for wakers to test. */
     t->plain = cur == t->co && cur->kind == WEFT_STACK_PRIVATE;
+    if (unlikely(t->shield) && !(flags & PARK_NOCANCEL)) {
+        int64_t cap = t->shield_dl;
+        if (cap >= 0 && (deadline < 0 || cap < deadline)) {
+            if (cap <= weft_now()) { /* the shield's time is up */
+                unpark(s, t);
+                return ETIMEDOUT;
+            }
+            deadline = cap;
+        }
+    }
     if (deadline > 0 && weft__timer_add(s, t, deadline) != 0)
         return unpark(s, t);
     t->reason = (uint8_t)reason;
@@ -348,6 +371,7 @@ static void cancel_all(weft__sched *s)
         if (t->state == T_DONE)
             continue;
         t->cancelled = 1;
+        /* A deadlock overrides shields: nothing else would wake them. */
         if (t->state == T_WAITING && !(t->flags & PARK_NOCANCEL))
             weft__wake(t, ECANCELED, 0);
     }
@@ -420,6 +444,7 @@ int weft_run(weft_fn main, void *arg, void **result)
     s->loop = weft__th.cur;
     s->rng = (uint64_t)weft_now() | 1;
     weft__sched_cur = s;
+    weft__debugger_add(s);
     int rc = 0;
     weft_co *m = weft__spawn(s, main, arg, NULL, NULL);
     if (!m) {
@@ -449,6 +474,7 @@ int weft_run(weft_fn main, void *arg, void **result)
         free(t);
     }
     weft__timer_free(s);
+    weft__debugger_remove(s);
     weft__sched_cur = NULL;
     free(s);
     if (rc)
@@ -506,7 +532,7 @@ int weft_join(weft_co *task, void **result, int64_t deadline)
         return -1;
     if (t->state != T_DONE) {
         if (weft__expired(deadline)) {
-            errno = ETIMEDOUT;
+            errno = weft__late(deadline);
             return -1;
         }
         t->joiner = self;
@@ -574,8 +600,8 @@ int weft_sleep(int64_t deadline)
     if (weft__expired(deadline))
         return 0;
     int why = weft__park(t, WR_SLEEP, NULL, deadline, 0);
-    if (why == ETIMEDOUT)
-        return 0;
+    if (why == ETIMEDOUT && weft__expired(deadline))
+        return 0; /* its own deadline, not a shield's */
     errno = why;
     return -1;
 }
@@ -594,7 +620,7 @@ int weft_cancel(weft_co *task)
     if (t->state == T_DONE)
         return 0;
     t->cancelled = 1;
-    if (t->state == T_WAITING && !(t->flags & PARK_NOCANCEL))
+    if (weft__cancel_wakes(t))
         weft__wake(t, ECANCELED, 0);
     return 0;
 }

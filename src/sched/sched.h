@@ -96,8 +96,13 @@ struct weft__task {
     weft__task *prev_grp, *next_grp;
     const void *obj; /* what the current wait is on, for the dump */
     int64_t since;
-    weft__waiter w1;  /* the waiter of every wait but select's */
-    weft__waiter *wv; /* select's, grown on demand, freed with the record */
+    weft_shield *shield; /* innermost open shield (in the task's own frames,
+                            touched only while it runs), or NULL */
+    int64_t shield_dl;   /* the deadline every wait gets while shielded */
+    size_t grp_idx;      /* its place in its group's spawn order */
+    int grp_err;         /* failure reported with weft_group_fail */
+    weft__waiter w1;     /* the waiter of every wait but select's */
+    weft__waiter *wv;    /* select's, grown on demand, freed with the record */
     size_t capwv;
 };
 
@@ -139,7 +144,18 @@ struct weft__sched {
     size_t pins;           /* tasks parked with PARK_PIN */
     unsigned long starved; /* tasks in a row that could not be resumed for
                               want of memory */
+    /* The list of live schedulers that debuggers walk (debugger.c), and
+     * the thread (its kernel id) that runs this one. */
+    weft__sched *dbg_prev, *dbg_next;
+    int tid;
 };
+
+/* Does a cancellation end t's wait now? Not while it is shielded, nor in
+ * a PARK_NOCANCEL wait. */
+static inline int weft__cancel_wakes(const weft__task *t)
+{
+    return t->state == T_WAITING && !(t->flags & PARK_NOCANCEL) && !t->shield;
+}
 
 extern __thread weft__sched *weft__sched_cur __attribute__((tls_model("initial-exec")));
 
@@ -245,12 +261,20 @@ static inline int weft__enter(weft__task **self)
     weft__task *t = weft__self();
     if (unlikely(!t))
         return -1;
-    if (unlikely(t->cancelled)) {
+    if (unlikely(t->cancelled) && !t->shield) {
         errno = ECANCELED;
         return -1;
     }
     *self = t;
     return 0;
+}
+
+/* The errno of a wait that cannot start because its deadline has come:
+ * EAGAIN for deadline 0 (the call would block), ETIMEDOUT for a deadline
+ * that has passed. */
+static inline int weft__late(int64_t deadline)
+{
+    return deadline == 0 ? EAGAIN : ETIMEDOUT;
 }
 
 /* Leaves the calling task t (already queued or parked): switches straight
@@ -412,6 +436,15 @@ void weft__idle_fini(weft__sched *s);
 /* ---- dump.c ------------------------------------------------------------- */
 
 void weft__dump_fd(weft__sched *s, int fd);
+/* The name of each weft__reason, also read by debuggers. */
+extern const char *const weft__reason_names[WR__COUNT];
+
+/* ---- debugger.c --------------------------------------------------------- */
+
+/* weft_run's scheduler joins (add) and leaves (remove) the list of live
+ * schedulers that a debugger walks. */
+void weft__debugger_add(weft__sched *s);
+void weft__debugger_remove(weft__sched *s);
 
 /* ---- group.c ------------------------------------------------------------ */
 

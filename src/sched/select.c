@@ -35,7 +35,7 @@ int weft_select(weft_case *cases, size_t n, int64_t deadline)
         return (int)pick;
     }
     if (weft__expired(deadline)) {
-        errno = ETIMEDOUT;
+        errno = weft__late(deadline);
         return -1;
     }
     weft__waiter *w = weft__waiters(t, n);

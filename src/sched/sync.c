@@ -30,7 +30,7 @@ static weft__task *current(void)
 static int block(weft__task *t, weft_waitq *q, int64_t deadline, weft__reason what, const void *obj)
 {
     if (weft__expired(deadline)) {
-        errno = ETIMEDOUT;
+        errno = weft__late(deadline);
         return -1;
     }
     int why = weft__wait1(t, q, NULL, what, obj, deadline, 0);
@@ -127,7 +127,7 @@ int weft_cond_wait(weft_cond *c, weft_mutex *m, int64_t deadline)
         return -1;
     }
     if (weft__expired(deadline)) {
-        errno = ETIMEDOUT;
+        errno = weft__late(deadline);
         return -1;
     }
     weft__waiter *w = &t->w1;
