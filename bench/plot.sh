@@ -6,7 +6,8 @@
 #                stacks, Go goroutines, blocked threads
 #   server.svg   server CPU per request: weft on each backend, the
 #                hand-written epoll loop, a thread per connection
-#   skynet.svg   skynet's time (and peak RSS): weft private and shared, Go
+#   skynet.svg   skynet's time: weft private and shared, Go; as it runs and
+#                with every task alive at once
 # Usage: bench/plot.sh RESULTS.json OUTDIR
 # Prints a line and exits 0 when gnuplot or jq is missing.
 set -u
@@ -57,7 +58,7 @@ nt=$(q '.config.threads_count')
 
 servers="weft-epoll weft-io_uring epoll threads"
 {
-    echo "load $servers"
+    echo 'load "weft, epoll" "weft, io_uring" "epoll loop" "thread per connection"'
     for load in http50 http1000 echo; do
         line=$load
         for s in $servers; do
@@ -67,14 +68,13 @@ servers="weft-epoll weft-io_uring epoll threads"
     done
 } | sed 's/^http50 /"HTTP, 50 conns" /; s/^http1000 /"HTTP, 1,000 conns" /; s/^echo /"echo, 100 conns" /' >"$tmp/server.dat"
 
+# skynet as it runs, then with every leaf held until all exist.
 {
-    for impl in weft-private weft-shared go; do
-        case $impl in
-        weft-private) label='"weft, private stacks"' ;;
-        weft-shared) label='"weft, shared stacks"' ;;
-        go) label='"Go, GOMAXPROCS=1"' ;;
-        esac
-        echo "$label $(rec sched skynet "$impl") $(rec sched skynet_peak_rss "$impl")"
+    echo 'walk "weft, private stacks" "weft, shared stacks" "Go, GOMAXPROCS=1"'
+    for name in skynet skynet_alive; do
+        label='"as it runs"'
+        [ $name = skynet_alive ] && label='"all tasks alive at once"'
+        echo "$label $(rec sched $name weft-private) $(rec sched $name weft-shared) $(rec sched $name go)"
     done
 } >"$tmp/skynet.dat"
 leaves=$(q '.config.skynet_leaves')
@@ -112,22 +112,23 @@ plot "$tmp/memory.dat" using 0:2:(0.6):(rgb(\$0)):xtic(1) with boxes lc rgb vari
      "" using 0:2:(sprintf("%.0f", \$2)) with labels offset 0,0.8
 unset xlabel
 
-set output "$out/skynet.svg"
-set title "skynet, $leaves leaves, one CPU ($what): lower is better"
-set ylabel "ms"
-set xrange [-0.6:2.6]
-plot "$tmp/skynet.dat" using 0:2:(0.6):(rgb(\$0)):xtic(1) with boxes lc rgb variable, \
-     "" using 0:2:(sprintf("%.0f ms, %.0f MB", \$2, \$3)) with labels offset 0,0.8
 
 set output "$out/server.svg"
 set title "Server CPU per request ($what): lower is better"
 set ylabel "us of server CPU per request"
-set key top left horizontal maxrows 1
+set key outside bottom center horizontal maxrows 1
 set style data histogram
 set style histogram clustered gap 1
 set boxwidth 0.9 relative
 set xrange [*:*]
-plot for [i=2:5] "$tmp/server.dat" using i:xtic(1) title columnheader(i) lc rgb word(colours, i - 1)
+plot for [i=2:5] "$tmp/server.dat" using i:xtic(1) title columnheader(i) lc rgb word(colours, i - 1), \
+     for [i=2:5] "" skip 1 using (\$0 + (i - 3.5) * 0.2):i:(sprintf("%.1f", column(i))) with labels offset 0,0.7 font ",10" notitle
+
+set output "$out/skynet.svg"
+set title "skynet, $leaves leaves, one CPU ($what): lower is better"
+set ylabel "ms"
+plot for [i=2:4] "$tmp/skynet.dat" using i:xtic(1) title columnheader(i) lc rgb word(colours, i - 1), \
+     for [i=2:4] "" skip 1 using (\$0 + (i - 3) * 0.25):i:(sprintf("%.0f", column(i))) with labels offset 0,0.7 notitle
 GP
 rc=$?
 [ $rc -eq 0 ] && echo "plots written to $out: switch.svg memory.svg server.svg skynet.svg"
