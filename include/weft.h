@@ -194,6 +194,16 @@ WEFT_API int weft_set_stack_defaults(int kind, size_t size);
  * is NULL. The string lives as long as co. */
 WEFT_API const char *weft_co_name(const weft_co *co);
 
+/* Names co (NULL: the calling coroutine, e.g. weft_run's first task,
+ * which has no weft_opts), as weft_opts.name does: copied, truncated to
+ * WEFT_NAME_MAX bytes; NULL or "" removes the name. Returns 0, or -1 with
+ * errno:
+ *   EINVAL  co is NULL outside any coroutine, or co was freed (detected
+ *           while its memory has not been reused);
+ *   ENOMEM  no memory for the name (a shared-stack coroutine keeps its
+ *           old name). */
+WEFT_API int weft_co_set_name(weft_co *co, const char *name);
+
 /* Registers fn(arg) as a cleanup handler of the calling coroutine. Handlers
  * run last-in first-out, on the coroutine's stack, when its function
  * returns or when it is freed while suspended, as pthread_cleanup_push
@@ -292,8 +302,9 @@ WEFT_API int weft_expired(int64_t deadline);
  * when it and every task spawned under it have finished (like Python's
  * asyncio.run). Tasks that finished without being joined are freed. Can
  * be called on the thread's own stack or inside a coroutine that is not a
- * task. On return, if result is not NULL and main finished, *result is its
- * return value. Returns 0, or -1 with errno:
+ * task. The first task has no name until it gives itself one
+ * (weft_co_set_name(NULL, "main")). On return, if result is not NULL and
+ * main finished, *result is its return value. Returns 0, or -1 with errno:
  *   EINVAL   main is NULL;
  *   EBUSY    a weft_run is already active on this thread;
  *   ENOMEM   no memory for the first task;
@@ -399,8 +410,10 @@ WEFT_API int weft_sleep(int64_t deadline);
 /* Prints the tasks of this thread's scheduler on stderr, one line each:
  * "weft:   #<id> '<name>' <state>", where state is ready, running or
  * waiting; a waiting task adds "on <what>" (sleep, join #<id>, or one of
- * chan send, chan recv, select, mutex, cond, wait group, semaphore, group,
- * group close followed by the object's address) and "for <ms> ms" since it started
+ * chan send, chan recv, mutex, cond, wait group, semaphore, group, group
+ * close, future, events followed by the object's address; "fd read <fd>",
+ * "fd write <fd>" or "fd read/write <fd>" for a task waiting on an fd;
+ * "select of <n> cases") and "for <ms> ms" since it started
  * waiting; a cancelled one adds "(cancelled)". The first line is
  * "weft: <n> tasks". Returns 0, or -1 with errno EPERM when no weft_run is
  * active on this thread. */
@@ -413,6 +426,39 @@ WEFT_API int weft_dump(void);
  * gets its default action back. Returns 0, or -1 with the errno of
  * sigaction. */
 WEFT_API int weft_dump_on_sigquit(int on);
+
+/* The watchdog, a debugging aid like asyncio's debug mode: with ms > 0,
+ * a task that runs longer than ms without giving its thread back (a plain
+ * sleep(3), a blocking system call, a long computation: anything but a
+ * weft call that waits or pauses) is reported on stderr, once per
+ * occurrence:
+ *   "weft: task #<id> '<name>' has run for <n> ms without giving the
+ *    thread back; where it is:"
+ * followed by a backtrace of the stuck thread (backtrace_symbols_fd(3):
+ * one line per frame, named for functions the dynamic symbol table
+ * knows, so link with -rdynamic to see the program's own). ms = 0 turns
+ * it off and returns once its thread has ended (exit() does that too).
+ * WEFT_DEBUG=slow:MS in the environment (read by the first weft_run of
+ * the process) calls weft_watchdog(MS). A thread that blocks SIGURG is
+ * not reported; under valgrind, which runs one thread at a time, a task
+ * in a CPU loop may keep the watchdog from looking, and go unreported (a
+ * task blocked in a system call is reported).
+ *
+ * Cost: off, no thread looks, and the switch path only publishes its
+ * progress marks with relaxed stores (plain moves; a direct switch to
+ * another task costs one instruction more than a plain decrement would).
+ * On, one thread wakes four times per ms and reads three words of
+ * each running scheduler, so a report comes between ms and 1.25 ms
+ * after the task last switched; the report itself is made by a SIGURG
+ * sent to the stuck thread (weft installs its handler on the first call
+ * that turns the watchdog on, and hands a SIGURG it did not send to the
+ * handler that was there before). That signal interrupts what the task
+ * is blocked in: a system call may fail with EINTR, sleep(3) and
+ * nanosleep(2) return early. Returns 0, or -1 with errno:
+ *   EINVAL  ms is negative or too large;
+ *   EAGAIN  the watchdog's thread could not be started;
+ *   and the errno of sigaction. */
+WEFT_API int weft_watchdog(long ms);
 
 /* ---- channels ---- */
 
@@ -469,25 +515,67 @@ WEFT_API int weft_chan_recv(weft_chan *ch, void *elem, int64_t deadline);
  *   EPIPE   ch is already closed. */
 WEFT_API int weft_chan_close(weft_chan *ch);
 
-enum { WEFT_SEND = 1, WEFT_RECV = 2 };
+/* Kinds of select case: channel operations, and (from the io layer) an
+ * fd's readiness, a future's completion and an event channel's next
+ * event. */
+enum { WEFT_SEND = 1, WEFT_RECV = 2, WEFT_FD = 3, WEFT_FUTURE = 4, WEFT_EVENT = 5 };
 
-/* One operation of weft_select. */
+typedef struct weft_future weft_future;
+typedef struct weft_events weft_events;
+
+/* One case of weft_select. Fields a kind does not use are ignored; write
+ * cases with designated initializers ({.ch = c, .op = WEFT_RECV, .elem =
+ * &v}): the fields after err are new, and positional initializers of the
+ * first four, which still work, draw -Wmissing-field-initializers. The
+ * out fields are meaningful for the chosen case only. */
 typedef struct weft_case {
-    weft_chan *ch;
-    int op;     /* WEFT_SEND or WEFT_RECV */
-    void *elem; /* the element to send, or where to receive one */
-    int err;    /* out, for the chosen case: 0, or EPIPE when its channel
-                   was closed (nothing was sent or received) */
+    weft_chan *ch; /* WEFT_SEND, WEFT_RECV */
+    int op;        /* WEFT_SEND, WEFT_RECV, WEFT_FD, WEFT_FUTURE or WEFT_EVENT */
+    void *elem;    /* SEND: the element to send; RECV: where to receive
+                      one; FUTURE, EVENT: where to store the value (a
+                      void *), or NULL */
+    int err;       /* out, for the chosen case: 0; EPIPE when its channel
+                      was closed (nothing was sent or received) or its
+                      event channel is closed and drained; EBADF when
+                      weft_close closed its fd during the wait */
+    int fd;        /* WEFT_FD: the fd */
+    short events;  /* WEFT_FD: POLLIN, POLLOUT or both */
+    short revents; /* out, WEFT_FD: the events ready: as poll(2) reports
+                      them when the fd was ready at the call (POLLERR or
+                      POLLHUP then count as every event asked for, and are
+                      reported too), else those the poller found ready
+                      during the wait, as weft_wait_fd returns them; a
+                      regular file is always ready for both */
+    weft_future *future; /* WEFT_FUTURE */
+    weft_events *ev;      /* WEFT_EVENT */
 } weft_case;
 
 /* Performs exactly one of the n cases (at most INT_MAX), blocking until one
- * can proceed. When several are ready one is chosen at random, so that
- * none starves. A case on a closed channel is ready, and completes with
- * err = EPIPE. Returns the index of the case performed, or -1 with errno
- * (and the common errors):
- *   EINVAL  cases is NULL while n > 0, or a case has a NULL or invalid
- *           channel, a NULL elem or an unknown op;
- *   ENOMEM  more than 16 cases and no memory for their waiters. */
+ * can proceed. When several are ready one is chosen at random, whatever
+ * their kinds, so that none starves. A case on a closed channel is ready,
+ * and completes with err = EPIPE. An fd case is ready when poll(2) would
+ * say so (it is not read or written: the caller does that next, e.g.
+ * weft_read, which then does not block), a future case when the future is
+ * completed (its value is stored, the future stays completed), an event
+ * case when an event is queued (it is taken) or the event channel is
+ * closed and drained (err = EPIPE). The fd, future and event cases follow
+ * the rules of weft_wait_fd, weft_future_wait and weft_events_recv: one
+ * waiting task per fd and direction, per future, per event channel.
+ * Returns the index of the case performed, or -1 with errno (and the
+ * common errors):
+ *   EINVAL  cases is NULL while n > 0, or a case has an unknown op; a
+ *           channel case has a NULL or invalid channel or a NULL elem; an
+ *           fd case has events 0 or other bits than POLLIN and POLLOUT; a
+ *           future case has a NULL or abandoned future; an event case a
+ *           NULL event channel;
+ *   EBADF   an fd case's fd is negative or not open;
+ *   EBUSY   another task (or another case of this select) already waits
+ *           on a case's fd for one of its events, on its future or on its
+ *           event channel;
+ *   ENOMEM  no memory for the waiters (kept with the task, grown to its
+ *           largest select), or for the poller's record of a case's fd;
+ *   EMFILE, ENFILE  the thread's poller could not be made (an fd, future
+ *           or event case; see the I/O section). */
 WEFT_API int weft_select(weft_case *cases, size_t n, int64_t deadline);
 
 /* ---- synchronisation ---- */
@@ -713,7 +801,10 @@ WEFT_API int weft_group_close(weft_group *g);
  * submitted by the system call that sleeps; one-shot requests per wait on
  * kernels before 5.13), which needs weft built with liburing and a kernel
  * that allows it, and falls back to epoll otherwise: weft_backend_reason
- * says why. WEFT_BACKEND=epoll asks for epoll.
+ * says why. WEFT_BACKEND=epoll asks for epoll. Under valgrind, ask for
+ * io_uring at a risk: valgrind holds its one lock while a thread sleeps in
+ * io_uring_enter, so a loop waiting there for a worker or a callback
+ * thread would wait for ever.
  *
  * WEFT_POLL_DEFAULT: why epoll is the default. Both backends deliver
  * readiness, so the system calls are the same (a read and a write per
@@ -1001,9 +1092,9 @@ WEFT_API int weft_getaddrinfo(const char *node, const char *service, const struc
 /* A future: a one-shot event that carries one pointer, completed once by
  * anyone (a task, another thread, a callback of an event-driven library;
  * not a signal handler: completing takes a lock) and awaited by one task
- * of any thread. After fork(2), each process's copy of a future is
- * completed only by that process's calls. */
-typedef struct weft_future weft_future;
+ * of any thread (weft_future_wait, or a WEFT_FUTURE case of weft_select).
+ * After fork(2), each process's copy of a future is completed only by
+ * that process's calls. (weft_future is declared with weft_case.) */
 
 /* Returns a new, pending future, or NULL with errno ENOMEM. */
 WEFT_API weft_future *weft_future_new(void);
@@ -1025,8 +1116,67 @@ WEFT_API int weft_future_wait(weft_future *f, void **value, int64_t deadline);
 WEFT_API int weft_future_done(weft_future *f);
 
 /* Frees f (NULL is ignored). No task may be waiting on it, and no thread
- * may still be about to complete it. */
+ * may still be about to complete it. Not for an abandoned future. */
 WEFT_API void weft_future_free(weft_future *f);
+
+/* Gives up interest in f, e.g. after weft_future_wait timed out while the
+ * callback that completes f may still run: whoever comes last frees f. If
+ * f is completed, it is freed now; else weft_future_complete frees it
+ * (the completer must not touch f after that call returns, as always
+ * after completing an abandoned future). The two are decided under f's
+ * lock, from any threads. After this call the caller must not use f:
+ * weft_future_wait, weft_future_done and WEFT_FUTURE cases of an
+ * abandoned future that still exists fail with EINVAL, and
+ * weft_future_free must not be called. Returns 0, or -1 with errno:
+ *   EINVAL    f is NULL;
+ *   EBUSY     a task waits on f (nothing changed);
+ *   EALREADY  f was abandoned already and is not yet completed (a second
+ *             abandon after completion is a use after free, as for any
+ *             freed object). */
+WEFT_API int weft_future_abandon(weft_future *f);
+
+/* An event channel: the multi-shot form of a future, for streams of
+ * callbacks. Any thread (a plain pthread, a callback of an event-driven
+ * library, a task) posts pointers with weft_events_post, which never
+ * blocks; one task at a time receives them in order (weft_events_recv, or
+ * a WEFT_EVENT case of weft_select). The queue is bounded: a post that
+ * finds it full is refused with EAGAIN and counted (weft_events_dropped),
+ * so that a producer that cannot wait learns of the overflow and the
+ * consumer how much it missed; what the refused pointer owns stays the
+ * producer's. Not for signal handlers (posting takes a lock). */
+
+/* Returns a new event channel that holds up to capacity events, or NULL
+ * with errno:
+ *   EINVAL  capacity is 0 or too large for memory;
+ *   ENOMEM  no memory. */
+WEFT_API weft_events *weft_events_new(size_t capacity);
+
+/* Queues value and wakes the waiting task; from any thread, never
+ * blocks. Returns 0, or -1 with errno:
+ *   EINVAL  e is NULL;
+ *   EAGAIN  the queue is full: the event is dropped (and counted);
+ *   EPIPE   e is closed. */
+WEFT_API int weft_events_post(weft_events *e, void *value);
+
+/* Ends the stream (from any thread): once the queued events are received,
+ * weft_events_recv fails with EPIPE, and later posts too. Returns 0, or
+ * -1 with errno EINVAL (e is NULL) or EPIPE (already closed). */
+WEFT_API int weft_events_close(weft_events *e);
+
+/* Takes the oldest event into *value (when value is not NULL), waiting
+ * for one. Returns 0, or -1 with errno (and the common errors):
+ *   EINVAL  e is NULL;
+ *   EBUSY   another task already waits on e;
+ *   EPIPE   e is closed and every event was received;
+ *   ENOMEM, EMFILE, ENFILE  the thread's poller could not be made. */
+WEFT_API int weft_events_recv(weft_events *e, void **value, int64_t deadline);
+
+/* How many posts were refused because the queue was full (0 for NULL). */
+WEFT_API unsigned long weft_events_dropped(weft_events *e);
+
+/* Frees e and drops the events still queued (NULL is ignored). No task
+ * may be waiting on it, and no thread may still post to it. */
+WEFT_API void weft_events_free(weft_events *e);
 
 #ifdef __cplusplus
 }

@@ -315,7 +315,7 @@ static void work_chan(void)
     weft_case c[20];
     uint64_t got[20];
     for (int i = 0; i < 20; i++)
-        c[i] = (weft_case){ch, WEFT_RECV, &got[i], 0};
+        c[i] = (weft_case){.ch = ch, .op = WEFT_RECV, .elem = &got[i], .err = 0};
     for (int n = 0; n < 12; n++) {
         int rc = weft_select(c, 20, weft_now() + 20000000);
         if (rc < 0) {

@@ -9,6 +9,9 @@ endforeach()
 target_compile_definitions(test_io_examples PRIVATE
   WEFT_EXAMPLE_ECHO="$<TARGET_FILE:example_echo>" WEFT_EXAMPLE_HTTP="$<TARGET_FILE:example_http>")
 add_dependencies(test_io_examples example_echo example_http)
+# test_io_chat runs the chat example as a program.
+target_compile_definitions(test_io_chat PRIVATE WEFT_EXAMPLE_CHAT="$<TARGET_FILE:example_chat>")
+add_dependencies(test_io_chat example_chat)
 # test_io_kv runs the key-value and fetch examples (fetch against http).
 target_compile_definitions(test_io_kv PRIVATE WEFT_EXAMPLE_KV="$<TARGET_FILE:example_kv>"
   WEFT_EXAMPLE_FETCH="$<TARGET_FILE:example_fetch>" WEFT_EXAMPLE_HTTP="$<TARGET_FILE:example_http>")

@@ -9,7 +9,9 @@
 #include "check.h"
 #include "weft.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 
 static inline void io_test_init(void)
@@ -63,6 +65,47 @@ static inline long io_raise_nofile(void)
 static inline int64_t ms_from_now(int64_t ms)
 {
     return weft_now() + ms * 1000000;
+}
+
+/* ---- example programs, run as servers ---- */
+
+/* A loopback TCP port that was free a moment ago. */
+static inline int io_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    CHECK_INT(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    CHECK_INT(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* Runs the program at path with the port as its argument. */
+static inline pid_t io_start_server(const char *path, int port)
+{
+    char arg[16];
+    snprintf(arg, sizeof arg, "%d", port);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        execl(path, path, arg, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Connects to a server that may still be starting (in a task). */
+static inline int io_dial_server(int port)
+{
+    for (int i = 0; i < 200; i++) {
+        int fd = weft_tcp_dial("127.0.0.1", port, ms_from_now(1000));
+        if (fd >= 0)
+            return fd;
+        weft_sleep(ms_from_now(10));
+    }
+    FAIL("cannot connect to port %d", port);
 }
 
 #endif

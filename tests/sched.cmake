@@ -4,3 +4,5 @@ foreach(src ${WEFT_SCHED_TESTS})
   get_filename_component(name ${src} NAME_WE)
   weft_test(${name} SOURCE ${src})
 endforeach()
+# The watchdog's backtrace names the test's own functions.
+target_link_options(test_sched_watchdog PRIVATE -rdynamic)

@@ -313,7 +313,8 @@ static void *chan_prod(void *arg)
             if (rchance(&w->r, 60)) {
                 rc = weft_chan_send(sc->ch, buf, rdl(&w->r));
             } else {
-                weft_case c[2] = {{sc->ch, WEFT_SEND, buf, -1}, {sc->idle, WEFT_RECV, junk, -1}};
+                weft_case c[2] = {{.ch = sc->ch, .op = WEFT_SEND, .elem = buf, .err = -1},
+                                  {.ch = sc->idle, .op = WEFT_RECV, .elem = junk, .err = -1}};
                 rc = weft_select(c, 1 + rchance(&w->r, 50), rdl(&w->r));
                 if (rc >= 0) {
                     SCHECK(rc == 0 && c[0].err == 0);
@@ -346,7 +347,8 @@ static void *chan_cons(void *arg)
         if (rchance(&w->r, 60)) {
             rc = weft_chan_recv(sc->ch, buf, rdl(&w->r));
         } else {
-            weft_case c[2] = {{sc->idle, WEFT_RECV, junk, -1}, {sc->ch, WEFT_RECV, buf, -1}};
+            weft_case c[2] = {{.ch = sc->idle, .op = WEFT_RECV, .elem = junk, .err = -1},
+                              {.ch = sc->ch, .op = WEFT_RECV, .elem = buf, .err = -1}};
             rc = weft_select(c, 2, rdl(&w->r));
             if (rc >= 0) {
                 SCHECK(rc == 1);
@@ -450,7 +452,7 @@ static void *sel_prod(void *arg)
         for (int k = 0; k < sc->nstage; k++) {
             ids[k] = id_new(SC_SELECT);
             elem_fill(buf[k], sc->esz, ids[k]);
-            c[k] = (weft_case){sc->stage[k], WEFT_SEND, buf[k], -1};
+            c[k] = (weft_case){.ch = sc->stage[k], .op = WEFT_SEND, .elem = buf[k], .err = -1};
         }
         int rc;
         while ((rc = weft_select(c, (size_t)sc->nstage, rdl(&w->r))) < 0) {
@@ -485,11 +487,12 @@ static void *sel_relay(void *arg)
             for (int k = 0; k < sc->nstage; k++)
                 if (open[k]) {
                     map[n] = k;
-                    c[n++] = (weft_case){sc->stage[k], WEFT_RECV, in, -1};
+                    c[n++] =
+                        (weft_case){.ch = sc->stage[k], .op = WEFT_RECV, .elem = in, .err = -1};
                 }
         if (qlen) {
             map[n] = -1;
-            c[n++] = (weft_case){sc->out, WEFT_SEND, q[0], -1};
+            c[n++] = (weft_case){.ch = sc->out, .op = WEFT_SEND, .elem = q[0], .err = -1};
         }
         int rc = weft_select(c, n, rdl(&w->r));
         OP();
@@ -521,7 +524,7 @@ static void *sel_cons(void *arg)
     sel_sc *sc = w->sc;
     for (;;) {
         unsigned char buf[ELEM_MAX];
-        weft_case c = {sc->out, WEFT_RECV, buf, -1};
+        weft_case c = {.ch = sc->out, .op = WEFT_RECV, .elem = buf, .err = -1};
         int rc = weft_select(&c, 1, rdl(&w->r));
         OP();
         if (rc < 0) {
@@ -1302,7 +1305,8 @@ static void *cancel_victim(void *arg)
     case CW_SELECT: {
         unsigned char out[ELEM_MAX];
         elem_fill(out, 8, 0);
-        weft_case c[2] = {{sc->chr, WEFT_RECV, buf, -1}, {sc->chs, WEFT_SEND, out, -1}};
+        weft_case c[2] = {{.ch = sc->chr, .op = WEFT_RECV, .elem = buf, .err = -1},
+                          {.ch = sc->chs, .op = WEFT_SEND, .elem = out, .err = -1}};
         rc = weft_select(c, 1 + rchance(&w->r, 50), -1);
         break;
     }

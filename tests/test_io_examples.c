@@ -10,43 +10,7 @@
 #error "WEFT_EXAMPLE_ECHO and WEFT_EXAMPLE_HTTP: paths of build/examples/echo and http"
 #endif
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    CHECK_INT(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    CHECK_INT(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
-static pid_t start(const char *path, int port)
-{
-    char arg[16];
-    snprintf(arg, sizeof arg, "%d", port);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        execl(path, path, arg, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
 static int port_of[2];
-
-static int dial(int port)
-{
-    for (int i = 0; i < 200; i++) {
-        int fd = weft_tcp_dial("127.0.0.1", port, ms_from_now(1000));
-        if (fd >= 0)
-            return fd;
-        weft_sleep(ms_from_now(10));
-    }
-    FAIL("cannot connect to port %d", port);
-}
 
 /* Reads until want bytes came or end of file; returns the count. */
 static size_t read_n(int fd, char *buf, size_t want)
@@ -72,14 +36,14 @@ static void *client(void *arg)
     (void)arg;
     char buf[1024];
     /* echo */
-    int fd = dial(port_of[0]);
+    int fd = io_dial_server(port_of[0]);
     CHECK_INT(weft_write(fd, "hello echo", 10, -1), 10);
     CHECK_INT(read_n(fd, buf, 10), 10);
     CHECK_STR(buf, "hello echo");
     weft_close(fd);
 
     /* HTTP: two requests in one write, then a 404, on one connection. */
-    fd = dial(port_of[1]);
+    fd = io_dial_server(port_of[1]);
     const char *two = "GET / HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
     CHECK_INT(weft_write(fd, two, strlen(two), -1), (long long)strlen(two));
     CHECK_INT(read_n(fd, buf, 2 * strlen(HELLO)), 2 * strlen(HELLO));
@@ -94,13 +58,13 @@ static void *client(void *arg)
     CHECK_INT(read_n(fd, buf, sizeof buf - 1), strlen(HELLO));
     weft_close(fd);
     /* HTTP/1.0 closes by default. */
-    fd = dial(port_of[1]);
+    fd = io_dial_server(port_of[1]);
     const char *old = "GET / HTTP/1.0\r\n\r\n";
     CHECK_INT(weft_write(fd, old, strlen(old), -1), (long long)strlen(old));
     CHECK_INT(read_n(fd, buf, sizeof buf - 1), strlen(HELLO));
     weft_close(fd);
     /* A malformed head: 400, closed. */
-    fd = dial(port_of[1]);
+    fd = io_dial_server(port_of[1]);
     const char *bad = "NONSENSE\r\n\r\n";
     CHECK_INT(weft_write(fd, bad, strlen(bad), -1), (long long)strlen(bad));
     CHECK_INT(read_n(fd, buf, sizeof buf - 1), strlen(BAD));
@@ -114,10 +78,10 @@ int main(void)
     io_test_init();
     if (test_under_is("qemu"))
         test_skip("examples are not run under qemu");
-    port_of[0] = free_port();
-    port_of[1] = free_port();
-    pid_t e = start(WEFT_EXAMPLE_ECHO, port_of[0]);
-    pid_t h = start(WEFT_EXAMPLE_HTTP, port_of[1]);
+    port_of[0] = io_free_port();
+    port_of[1] = io_free_port();
+    pid_t e = io_start_server(WEFT_EXAMPLE_ECHO, port_of[0]);
+    pid_t h = io_start_server(WEFT_EXAMPLE_HTTP, port_of[1]);
     CHECK_INT(weft_run(client, NULL, NULL), 0);
     kill(e, SIGTERM);
     kill(h, SIGTERM);

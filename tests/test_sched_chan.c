@@ -150,7 +150,8 @@ static void test_select(void)
 {
     weft_chan *a = weft_chan_new(sizeof(int), 1), *b = weft_chan_new(sizeof(int), 1);
     int va, vb;
-    weft_case cs[2] = {{a, WEFT_RECV, &va, 0}, {b, WEFT_RECV, &vb, 0}};
+    weft_case cs[2] = {{.ch = a, .op = WEFT_RECV, .elem = &va, .err = 0},
+                       {.ch = b, .op = WEFT_RECV, .elem = &vb, .err = 0}};
     /* Both ready every time: both get chosen. */
     int count[2] = {0, 0};
     for (int i = 0; i < 200; i++) {
@@ -180,7 +181,8 @@ static void test_select(void)
 
     /* Blocking: woken by a send on the second channel. */
     weft_chan *u[2] = {weft_chan_new(sizeof(int), 0), weft_chan_new(sizeof(int), 0)};
-    weft_case cu[2] = {{u[0], WEFT_RECV, &va, 0}, {u[1], WEFT_RECV, &vb, 0}};
+    weft_case cu[2] = {{.ch = u[0], .op = WEFT_RECV, .elem = &va, .err = 0},
+                       {.ch = u[1], .op = WEFT_RECV, .elem = &vb, .err = 0}};
     weft_co *t = weft_spawn(select_sender, u[1], NULL);
     CHECK_INT(weft_select(cu, 2, -1), 1);
     CHECK_INT(vb, 99);
@@ -188,7 +190,8 @@ static void test_select(void)
 
     /* A send case, blocking until a receiver comes. */
     int five = 5;
-    weft_case cs2[2] = {{u[0], WEFT_SEND, &five, 0}, {u[1], WEFT_RECV, &vb, 0}};
+    weft_case cs2[2] = {{.ch = u[0], .op = WEFT_SEND, .elem = &five, .err = 0},
+                        {.ch = u[1], .op = WEFT_RECV, .elem = &vb, .err = 0}};
     t = weft_spawn(select_receiver, u[0], NULL);
     CHECK_INT(weft_select(cs2, 2, -1), 0);
     CHECK_INT(weft_join(t, NULL, -1), 0);
@@ -203,7 +206,7 @@ static void test_select(void)
     CHECK_INT(weft_select(cu, 2, -1), 0);
     CHECK_INT(cu[0].err, EPIPE);
     t = weft_spawn(closer, u[1], NULL);
-    weft_case one[1] = {{u[1], WEFT_SEND, &five, 0}};
+    weft_case one[1] = {{.ch = u[1], .op = WEFT_SEND, .elem = &five, .err = 0}};
     CHECK_INT(weft_select(one, 1, -1), 0);
     CHECK_INT(one[0].err, EPIPE);
     CHECK_INT(weft_join(t, NULL, -1), 0);
@@ -215,7 +218,7 @@ static void test_select(void)
     int vals[N];
     for (int i = 0; i < N; i++) {
         many[i] = weft_chan_new(sizeof(int), 0);
-        cm[i] = (weft_case){many[i], WEFT_RECV, &vals[i], 0};
+        cm[i] = (weft_case){.ch = many[i], .op = WEFT_RECV, .elem = &vals[i], .err = 0};
     }
     t = weft_spawn(select_sender, many[37], NULL);
     CHECK_INT(weft_select(cm, N, -1), 37);
@@ -225,11 +228,11 @@ static void test_select(void)
         CHECK_INT(weft_chan_free(many[i]), 0);
 
     /* Bad cases. */
-    weft_case bad = {NULL, WEFT_RECV, &x, 0};
+    weft_case bad = {.ch = NULL, .op = WEFT_RECV, .elem = &x, .err = 0};
     CHECK_ERR(weft_select(&bad, 1, 0), -1, EINVAL);
-    bad = (weft_case){a, 7, &x, 0};
+    bad = (weft_case){.ch = a, .op = 7, .elem = &x, .err = 0};
     CHECK_ERR(weft_select(&bad, 1, 0), -1, EINVAL);
-    bad = (weft_case){a, WEFT_SEND, NULL, 0};
+    bad = (weft_case){.ch = a, .op = WEFT_SEND, .elem = NULL, .err = 0};
     CHECK_ERR(weft_select(&bad, 1, 0), -1, EINVAL);
     CHECK_ERR(weft_select(NULL, 1, 0), -1, EINVAL);
     CHECK_ERR(weft_select(NULL, 0, 0), -1, EAGAIN);
@@ -270,7 +273,7 @@ int main(void)
     int v = 1;
     CHECK_ERR(weft_chan_send(ch, &v, 0), -1, EPERM);
     CHECK_ERR(weft_chan_recv(ch, &v, 0), -1, EPERM);
-    weft_case c = {ch, WEFT_RECV, &v, 0};
+    weft_case c = {.ch = ch, .op = WEFT_RECV, .elem = &v, .err = 0};
     CHECK_ERR(weft_select(&c, 1, 0), -1, EPERM);
     CHECK_INT(weft_chan_close(ch), 0);
     CHECK_INT(weft_chan_free(ch), 0);

@@ -494,10 +494,6 @@ static void *main_task(void *arg)
 
 int main(void)
 {
-    /* Under valgrind this program does not finish (not yet understood:
-     * it runs in the plain, ASan and TSan modes, on both stack kinds). */
-    if (test_under_is("valgrind"))
-        test_skip("does not finish under valgrind");
     alarm(120); /* a lost wake-up fails instead of hanging */
     CHECK_INT(weft_run(main_task, NULL, NULL), 0);
     weft_co *c = weft_co_new(runs_a_loop, NULL, &sh);

@@ -503,6 +503,25 @@ const char *weft_co_name(const weft_co *co)
     return co->name ? co->name : "";
 }
 
+int weft_co_set_name(weft_co *co, const char *name)
+{
+    if (co == NULL && weft__th.cur != &weft__th.root)
+        co = weft__th.cur;
+    if (co == NULL || co->state == ST_FREED) {
+        errno = EINVAL;
+        return -1;
+    }
+    char *old = co->name;
+    if (copy_name(co, name) != 0) {
+        co->name = old;
+        errno = ENOMEM;
+        return -1;
+    }
+    if (co->kind == WEFT_STACK_SHARED)
+        free(old);
+    return 0;
+}
+
 int weft_co_defer(void (*fn)(void *), void *arg)
 {
     weft_co *self = weft__th.cur;

@@ -245,47 +245,35 @@ static ssize_t file_io(weft__task *t, int fd, int write, const struct iovec *iov
 
 /* ---- waiting for readiness ---------------------------------------------- */
 
-int weft_wait_fd(int fd, int events, int64_t deadline)
+int weft__fd_look(int fd, int events)
 {
-    weft__task *t;
-    weft__pfd *r;
-    if (events & ~(POLLIN | POLLOUT) || !(events & (POLLIN | POLLOUT))) {
-        errno = EINVAL;
+    struct pollfd pfd = {fd, (short)events, 0};
+    int n = poll(&pfd, 1, 0);
+    if (n <= 0)
+        return n;
+    if (pfd.revents & POLLNVAL) {
+        errno = EBADF;
         return -1;
     }
-    if (weft__io_enter(fd, &t, &r) != 0)
-        return -1;
-    if (r->kind & K_FILE)
-        return events;
-    weft__sched *s = weft__sched_cur;
-    weft__poller *p = s->poller;
-    {
-        /* Look first: with epoll an edge may have come and gone, and
-         * with either a ready fd needs no wait. */
-        struct pollfd pfd = {fd, (short)events, 0};
-        int n = poll(&pfd, 1, 0);
-        if (n < 0)
-            return -1;
-        if (n > 0) {
-            if (pfd.revents & POLLNVAL) {
-                errno = EBADF;
-                return -1;
-            }
-            int got = pfd.revents & events;
-            if (pfd.revents & (POLLERR | POLLHUP))
-                got = events;
-            return got ? got : events;
-        }
-    }
-    if (weft__expired(deadline)) {
-        errno = weft__late(deadline);
-        return -1;
-    }
-    int dirs[2], nd = 0;
+    int bad = pfd.revents & (POLLERR | POLLHUP);
+    return (pfd.revents & events) | (bad ? bad | events : 0);
+}
+
+/* The directions of events, in order. */
+static int dirs_of(int events, int dirs[2])
+{
+    int nd = 0;
     if (events & POLLIN)
         dirs[nd++] = WEFT__RD;
     if (events & POLLOUT)
         dirs[nd++] = WEFT__WR;
+    return nd;
+}
+
+int weft__fd_arm(weft__task *t, int fd, weft__pfd *r, int events)
+{
+    weft__poller *p = weft__sched_cur->poller;
+    int dirs[2], nd = dirs_of(events, dirs);
     for (int i = 0; i < nd; i++) {
         if (r->w[dirs[i]]) {
             errno = EBUSY;
@@ -301,13 +289,13 @@ int weft_wait_fd(int fd, int events, int64_t deadline)
     }
     for (int i = 0; i < nd; i++)
         r->w[dirs[i]] = t;
-    uint32_t life = r->life;
-    int why = weft__park(t, WR_FD, (void *)(intptr_t)fd, deadline, PARK_EXTERNAL);
-    if (unlikely(r->life != life)) {
-        errno = why ? why : EBADF; /* closed: as in weft__io_wait */
-        return -1;
-    }
-    int got = 0;
+    return 0;
+}
+
+int weft__fd_disarm(weft__task *t, int fd, weft__pfd *r, int events)
+{
+    weft__poller *p = weft__sched_cur->poller;
+    int dirs[2], nd = dirs_of(events, dirs), got = 0;
     for (int i = 0; i < nd; i++) {
         int d = dirs[i];
         if (r->w[d] == t) {
@@ -317,7 +305,40 @@ int weft_wait_fd(int fd, int events, int64_t deadline)
             got |= d == WEFT__RD ? POLLIN : POLLOUT;
         }
     }
-    if (got)
+    return got;
+}
+
+int weft_wait_fd(int fd, int events, int64_t deadline)
+{
+    weft__task *t;
+    weft__pfd *r;
+    if (events & ~(POLLIN | POLLOUT) || !(events & (POLLIN | POLLOUT))) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (weft__io_enter(fd, &t, &r) != 0)
+        return -1;
+    if (r->kind & K_FILE)
+        return events;
+    /* Look first: with epoll an edge may have come and gone, and with
+     * either a ready fd needs no wait. */
+    int got = weft__fd_look(fd, events);
+    if (got != 0)
+        return got < 0 ? -1 : got & events;
+    if (weft__expired(deadline)) {
+        errno = weft__late(deadline);
+        return -1;
+    }
+    if (weft__fd_arm(t, fd, r, events) != 0)
+        return -1;
+    uint32_t life = r->life;
+    weft__reason why_wait = events == POLLIN ? WR_FD_READ : events == POLLOUT ? WR_FD_WRITE : WR_FD;
+    int why = weft__park(t, why_wait, (void *)(intptr_t)fd, deadline, PARK_EXTERNAL);
+    if (unlikely(r->life != life)) {
+        errno = why ? why : EBADF; /* closed: as in weft__io_wait */
+        return -1;
+    }
+    if ((got = weft__fd_disarm(t, fd, r, events)))
         return got;
     errno = why ? why : EINTR;
     return -1;

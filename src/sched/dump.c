@@ -39,9 +39,10 @@ const char *const weft__reason_names[WR__COUNT] = {
     [WR_GROUP_CLOSE] = "group close",
     [WR_FD_READ] = "fd read",
     [WR_FD_WRITE] = "fd write",
-    [WR_FD] = "fd",
+    [WR_FD] = "fd read/write",
     [WR_OFFLOAD] = "offload",
     [WR_FUTURE] = "future",
+    [WR_EVENTS] = "events",
 };
 
 static void put(int fd, const char *buf, int n)
@@ -85,6 +86,9 @@ void weft__dump_fd(weft__sched *s, int fd)
             if (t->reason == WR_JOIN)
                 k += snprintf(line + k, sizeof line - (size_t)k, " on join #%u",
                               (unsigned)((const weft_co *)t->obj)->id);
+            else if (t->reason == WR_SELECT)
+                k += snprintf(line + k, sizeof line - (size_t)k, " on select of %zu cases",
+                              t->nwaiters);
             else if (t->reason >= WR_FD_READ && t->reason <= WR_FD)
                 k += snprintf(line + k, sizeof line - (size_t)k, " on %s %d", what,
                               (int)(intptr_t)t->obj);

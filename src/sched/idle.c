@@ -11,7 +11,7 @@
 static void wake_one(void *ctx, void *waiter)
 {
     (void)ctx;
-    weft__wake(waiter, 0, 0);
+    weft__wake(waiter, 0, WEFT__FIRED_EXT);
 }
 
 weft__poller *weft__idle_poller(weft__sched *s)

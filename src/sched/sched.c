@@ -334,23 +334,28 @@ static inline void run_one(weft__sched *s, weft__task *t)
         s->stalled = t;
         return;
     }
-    s->current = t;
+    WEFT__PUBLISH(s->current, t);
     t->state = T_RUNNING;
     if (unlikely(t->resume->slow) && weft__co_prepare(t->resume) != 0) {
         /* No memory to save the frames t displaces: it waits its turn
          * again, the memory may be back by then. */
-        s->current = NULL;
+        WEFT__PUBLISH(s->current, NULL);
+        if (s->starve_mark != s->runs) {
+            s->starve_mark = s->runs;
+            s->starved = 0;
+        }
         if (++s->starved > 1000000)
             weft__co_die(t->co, "out of memory to save a shared stack, for a million tries");
         weft__ready_push(s, t);
         return;
     }
-    s->starved = 0;
+    /* Progress for the watchdog, and the end of a starvation streak. */
+    WEFT__PUBLISH(s->runs, s->runs + 1);
     void *ret = weft__co_jump(t->resume, NULL);
     /* Tasks may have switched to each other directly: the one that came
      * back here is the current one. */
     t = s->current;
-    s->current = NULL;
+    WEFT__PUBLISH(s->current, NULL);
     weft_co *co = t->co;
     if (unlikely(co->state != ST_ACTIVE)) {
         if (co->state == ST_DEAD) {
@@ -399,7 +404,7 @@ static void loop(weft__sched *s)
     for (;;) {
         /* One round: the tasks ready now, then the timers, so that tasks
          * that keep pausing cannot starve timers. */
-        s->budget = DIRECT_BUDGET;
+        WEFT__PUBLISH(s->budget, DIRECT_BUDGET);
         for (size_t n = s->nready; n && s->nready; n--)
             run_one(s, weft__ready_pop(s, !s->budget));
         if (s->nheap)
@@ -445,6 +450,7 @@ int weft_run(weft_fn main, void *arg, void **result)
     s->rng = (uint64_t)weft_now() | 1;
     weft__sched_cur = s;
     weft__debugger_add(s);
+    weft__wd_enter(s);
     int rc = 0;
     weft_co *m = weft__spawn(s, main, arg, NULL, NULL);
     if (!m) {
@@ -475,6 +481,7 @@ int weft_run(weft_fn main, void *arg, void **result)
     }
     weft__timer_free(s);
     weft__debugger_remove(s);
+    weft__wd_leave(s);
     weft__sched_cur = NULL;
     free(s);
     if (rc)

@@ -29,7 +29,13 @@ enum { T_READY, T_RUNNING, T_WAITING, T_DONE };
  * timeout or a cancellation can unlink it without knowing what the queue
  * belongs to. */
 typedef struct weft__waiter {
-    struct weft__waiter *prev, *next;
+    union {
+        struct {
+            struct weft__waiter *prev, *next; /* while in a queue */
+        };
+        uint64_t aux; /* select: what a case kind above keeps for its
+                         wait, in a waiter of no queue (q == NULL) */
+    };
     weft_waitq *q;
     weft__task *task;
     void *buf;  /* channels: the element to send, or where to receive; in
@@ -57,6 +63,7 @@ typedef enum weft__reason {
     WR_FD,
     WR_OFFLOAD,
     WR_FUTURE,
+    WR_EVENTS,
     WR__COUNT
 } weft__reason;
 
@@ -112,6 +119,18 @@ typedef struct weft__timer {
     weft__task *task;
 } weft__timer;
 
+/* What the watchdog keeps of a scheduler (watchdog.c). */
+struct weft__wd {
+    weft__sched *prev, *next; /* every running scheduler */
+    pthread_t thread;
+    uint64_t runs; /* the progress marks last seen */
+    unsigned budget;
+    const void *current;
+    int64_t since; /* when they last changed */
+    int reported;  /* this occurrence was reported */
+    int64_t ran;   /* for the report: how long the task has run */
+};
+
 struct weft__sched {
     weft_co *loop; /* the context that runs the loop (weft_run's caller) */
     weft__task *current;
@@ -144,11 +163,22 @@ struct weft__sched {
     size_t pins;           /* tasks parked with PARK_PIN */
     unsigned long starved; /* tasks in a row that could not be resumed for
                               want of memory */
+    uint64_t starve_mark;  /* `runs` when that streak began */
+    /* Progress, as the watchdog (watchdog.c) sees it from its thread:
+     * `runs` counts resumes from the loop, `budget` falls at each direct
+     * switch and `current` is NULL on the loop. Their owner stores them
+     * with relaxed atomics (plain moves on x86-64 and AArch64), so the
+     * switch path costs what it did before, watchdog or not. */
+    uint64_t runs;
+    struct weft__wd wd; /* the watchdog's own, under its lock */
     /* The list of live schedulers that debuggers walk (debugger.c), and
      * the thread (its kernel id) that runs this one. */
     weft__sched *dbg_prev, *dbg_next;
     int tid;
 };
+
+/* Stores of the fields the watchdog reads from its thread. */
+#define WEFT__PUBLISH(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
 
 /* Does a cancellation end t's wait now? Not while it is shielded, nor in
  * a PARK_NOCANCEL wait. */
@@ -288,9 +318,9 @@ static inline int weft__late(int64_t deadline)
 static inline int weft__switch_out(weft__sched *s, weft__task *t)
 {
     if (s->nready && s->budget && !s->pins) {
-        s->budget--;
+        WEFT__PUBLISH(s->budget, s->budget - 1);
         weft__task *n = weft__ready_pop(s, 0);
-        s->current = n;
+        WEFT__PUBLISH(s->current, n);
         n->state = T_RUNNING;
         if (n == t) /* a task that paused alone just goes on */
             return 0;
@@ -300,7 +330,7 @@ static inline int weft__switch_out(weft__sched *s, weft__task *t)
         }
         /* Put back; the loop may still be reachable. */
         weft__ready_unpop(s, n);
-        s->current = t;
+        WEFT__PUBLISH(s->current, t);
     }
     if (unlikely(s->loop->slow) && weft__co_prepare(s->loop) != 0)
         return -1;
@@ -318,6 +348,10 @@ static inline int weft__switch_out(weft__sched *s, weft__task *t)
  * room for the timer) or what the waker passed. */
 int weft__park(weft__task *t, weft__reason reason, const void *obj, int64_t deadline,
                unsigned flags);
+
+/* `fired` of a wake-up from outside (the poller, a post): no waiter of
+ * the task's own queues matched; a select looks at its cases again. */
+#define WEFT__FIRED_EXT SIZE_MAX
 
 /* Makes a parked task ready with the given reason, unlinking all its
  * waiters and its timer. */
@@ -433,6 +467,33 @@ weft__poller *weft__idle_poller(weft__sched *s);
 /* weft_run ends: the poller goes. */
 void weft__idle_fini(weft__sched *s);
 
+/* ---- select.c ----------------------------------------------------------- */
+
+/* A kind of select case other than a channel operation, implemented by a
+ * layer above (io: fds, futures, event channels) and handed to
+ * weft__select with each call, so that the sched layer never calls up.
+ * w is the case's waiter: NULL before the first wait, else the one of the
+ * wait that just ended (its `aux` is the kind's). */
+typedef struct weft__case_kind {
+    /* Is c ready? Looks only, taking nothing. 1 ready, 0 not, -1 with
+     * errno: the whole select fails. */
+    int (*ready)(weft_case *c, weft__waiter *w);
+    /* c was chosen: performs it and fills its out fields (err too). 1
+     * done, 0 when it is no longer ready (taken by another thread: look
+     * again). */
+    int (*take)(weft_case *c, weft__waiter *w);
+    /* Makes t c's waiter, woken with WEFT__FIRED_EXT. 0, 1 when c became
+     * ready meanwhile (nothing armed), or -1 with errno. */
+    int (*arm)(weft__task *t, weft_case *c, weft__waiter *w);
+    /* The wait ended, however: t is no longer c's waiter. */
+    void (*disarm)(weft__task *t, weft_case *c, weft__waiter *w);
+} weft__case_kind;
+
+/* weft_select over channel cases and the kinds[op] (op < nkinds) that are
+ * not NULL; the same choice among ready cases for all. */
+int weft__select(weft_case *cases, size_t n, int64_t deadline, const weft__case_kind *const *kinds,
+                 size_t nkinds);
+
 /* ---- dump.c ------------------------------------------------------------- */
 
 void weft__dump_fd(weft__sched *s, int fd);
@@ -445,6 +506,13 @@ extern const char *const weft__reason_names[WR__COUNT];
  * schedulers that a debugger walks. */
 void weft__debugger_add(weft__sched *s);
 void weft__debugger_remove(weft__sched *s);
+
+/* ---- watchdog.c --------------------------------------------------------- */
+
+/* weft_run starts and ends: s joins and leaves the watchdog's list (and
+ * the first weft_run reads WEFT_DEBUG). */
+void weft__wd_enter(weft__sched *s);
+void weft__wd_leave(weft__sched *s);
 
 /* ---- group.c ------------------------------------------------------------ */
 
