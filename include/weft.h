@@ -806,13 +806,27 @@ WEFT_API int weft_group_close(weft_group *g);
  * io_uring_enter, so a loop waiting there for a worker or a callback
  * thread would wait for ever.
  *
- * WEFT_POLL_DEFAULT: why epoll is the default. Both backends deliver
- * readiness, so the system calls are the same (a read and a write per
- * request), and what differs is the CPU the kernel spends on them: in
- * bench/io/run.sh, both backends and the hand-written epoll loop in the
- * same run, server on one CPU, io_uring's poll mode took more CPU per
- * request than epoll on every load (HTTP at 50 and 1,000 connections,
- * echo at 100); see README, Servers, for the figures.
+ * Why epoll is the default: both backends deliver readiness, so a request
+ * costs the same reads and writes, and what differs is the CPU spent
+ * around them. bench/io/run.sh measured both backends and the
+ * hand-written epoll loop in the same runs (server on one CPU, load on
+ * the other; server CPU per request or message, us, medians):
+ *                       weft epoll   weft io_uring   epoll loop
+ *   run 1 (3 rounds): HTTP 50 conns   10.29   10.83   8.26
+ *                     HTTP 1,000      13.11   13.64  11.39
+ *                     echo 100        10.29   11.68   9.96
+ *   run 2 (2 rounds, make bench):
+ *                     HTTP 50 conns    7.85    7.88   7.22
+ *                     HTTP 1,000      10.24   10.15   9.02
+ *                     echo 100         6.99    7.64   6.71
+ * epoll took less CPU on five of the six loads and 0.8% more on one; its
+ * rate was higher on HTTP in run 2 (75,000 against 52,900 requests/s at
+ * 50 connections, 54,000 against 48,200 at 1,000), io_uring's on echo
+ * (110,500 against 75,200 messages/s; as a share of the loop's echo rate,
+ * io_uring 1.47 and epoll 1.00 here, 1.38 and 1.09 in run 1, 0.87 and
+ * 1.09 in an earlier run): rates on this shared 2-CPU machine swing
+ * between runs, CPU per request less so.
+ * epoll also runs under valgrind and qemu, which do not model io_uring.
  *
  * fds: any pollable fd works (sockets of every type, pipes, FIFOs, ttys
  * and ptys, eventfds, timerfds, signalfds). The

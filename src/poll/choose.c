@@ -1,10 +1,9 @@
 /* Choosing a poller's backend, and saying why it is the one in use
- * (weft_backend_reason). The default is epoll: measured with
- * bench/io/run.sh in the same run, it carries more messages per second of
- * CPU than io_uring's poll mode does (see WEFT_POLL_DEFAULT in
- * include/weft.h for the figures); WEFT_BACKEND=io_uring asks for
- * io_uring, which falls back to epoll when weft was built without liburing
- * or the kernel refuses a ring. */
+ * (weft_backend_reason). The default is epoll: in bench/io/run.sh it
+ * took less server CPU per request than io_uring's poll mode, in the same
+ * runs (include/weft.h, before weft_backend, has the figures);
+ * WEFT_BACKEND=io_uring asks for io_uring, which falls back to epoll when
+ * weft was built without liburing or the kernel refuses a ring. */
 #include "poll/poll.h"
 
 #include "base/tools.h"
