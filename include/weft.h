@@ -811,14 +811,13 @@ WEFT_API int weft_group_close(weft_group *g);
  * around them. bench/io/run.sh measured both backends and the
  * hand-written epoll loop in the same runs (server on one CPU, load on
  * the other; server CPU per request or message, us, medians):
- *                       weft epoll   weft io_uring   epoll loop
- *   run 1 (3 rounds): HTTP 50 conns   10.29   10.83   8.26
- *                     HTTP 1,000      13.11   13.64  11.39
- *                     echo 100        10.29   11.68   9.96
- *   run 2 (2 rounds, make bench):
- *                     HTTP 50 conns    7.85    7.88   7.22
- *                     HTTP 1,000      10.24   10.15   9.02
- *                     echo 100         6.99    7.64   6.71
+ *                                  weft epoll  weft io_uring  epoll loop
+ *   run 1, 3 rounds  HTTP, 50 conns       10.29          10.83        8.26
+ *                    HTTP, 1,000 conns    13.11          13.64       11.39
+ *                    echo, 100 conns      10.29          11.68        9.96
+ *   run 2, 2 rounds  HTTP, 50 conns        7.85           7.88        7.22
+ *   (make bench)     HTTP, 1,000 conns    10.24          10.15        9.02
+ *                    echo, 100 conns       6.99           7.64        6.71
  * epoll took less CPU on five of the six loads and 0.8% more on one; its
  * rate was higher on HTTP in run 2 (75,000 against 52,900 requests/s at
  * 50 connections, 54,000 against 48,200 at 1,000), io_uring's on echo
