@@ -32,22 +32,21 @@ static inline long bench_count(int argc, char **argv, int i, long dflt)
     return v;
 }
 
-/* A field of /proc/self/status in bytes (VmRSS, VmHWM), or 0. */
-static inline long bench_status_bytes(const char *key)
+/* A "Field: N kB" line of /proc/self/status (VmRSS, VmHWM), in KiB; -1
+ * when it cannot be read. */
+static inline long bench_status_kb(const char *field)
 {
     FILE *f = fopen("/proc/self/status", "r");
-    if (f == NULL)
-        return 0;
+    if (!f)
+        return -1;
     char line[256];
-    size_t klen = strlen(key);
-    long kib = 0;
+    size_t n = strlen(field);
+    long kb = -1;
     while (fgets(line, sizeof line, f))
-        if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-            kib = strtol(line + klen + 1, NULL, 10);
+        if (strncmp(line, field, n) == 0 && line[n] == ':' && sscanf(line + n + 1, "%ld", &kb) == 1)
             break;
-        }
     fclose(f);
-    return kib * 1024;
+    return kb;
 }
 
 /* Sorts v[0..n) in place and returns its median. */

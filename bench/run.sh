@@ -28,8 +28,12 @@ if [ "$QUICK" = 1 ]; then
     : "${SPAWN_N:=100000}" "${PING_N:=100000}" "${PTHREAD_SPAWN_N:=2000}" "${PTHREAD_PING_N:=10000}"
     : "${SLEEPERS_N:=10000}" "${SKYNET_N:=100000}" "${SKYNET_RUNS:=1}"
     : "${SECONDS_WRK:=2}" "${SECONDS_ECHO:=2}" "${ROUNDS:=1}" "${IDLE_N:=1000}" "${SYSCALLS:=0}"
+    # bench/hook/run.sh
     export RUNS SPAWN_N PING_N PTHREAD_SPAWN_N PTHREAD_PING_N SLEEPERS_N SKYNET_N SKYNET_RUNS
+    : "${HOOK_RUNS:=1}" "${HOOK_CONNS:=20}" "${HOOK_REDIS_ITERS:=500}" "${HOOK_PG_ITERS:=100}"
+    : "${HOOK_BIG:=200}" "${HOOK_BIG_ITERS:=5}"
     export SECONDS_WRK SECONDS_ECHO ROUNDS IDLE_N SYSCALLS
+    export HOOK_RUNS HOOK_CONNS HOOK_REDIS_ITERS HOOK_PG_ITERS HOOK_BIG HOOK_BIG_ITERS
     echo "bench: quick mode (QUICK=1): under 2 minutes, a few hundred MiB; figures are rougher"
 else
     echo "bench: a full run takes about 10 minutes and up to 4.6 GiB of memory (QUICK=1: under 2 minutes)"
@@ -425,6 +429,14 @@ for part in sched io; do
         sh "$here/$part/run.sh" "$BUILD"
     fi
 done
+
+# ---- hook: unmodified blocking clients against real servers -------------
+# bench/hook/run.sh starts redis-server and PostgreSQL itself and skips
+# what is not installed.
+if [ -f "$here/hook/run.sh" ]; then
+    echo
+    sh "$here/hook/run.sh" "$BUILD"
+fi
 
 # A file of records, one a line, as a JSON array.
 json_array() {

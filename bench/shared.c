@@ -132,12 +132,12 @@ static int mem(int argc, char **argv)
         return 1;
     }
     memset(cos, 0, (size_t)count * sizeof *cos);
-    long base = bench_status_bytes("VmRSS");
+    long base = bench_status_kb("VmRSS") * 1024;
     double t0 = bench_now_ns();
     int err;
     long made = fill(cos, count, &opts, body, &err);
     double t1 = bench_now_ns();
-    long peak = bench_status_bytes("VmHWM");
+    long peak = bench_status_kb("VmHWM") * 1024;
     printf("bytes_per_co=%.0f count=%ld rss_mib=%.0f seconds=%.2f", (double)(peak - base) / made,
            made, (double)(peak - base) / (1 << 20), (t1 - t0) / 1e9);
     if (made < count)
@@ -157,12 +157,12 @@ static int max(int argc, char **argv)
         return 1;
     }
     memset(cos, 0, (size_t)count * sizeof *cos);
-    long base = bench_status_bytes("VmRSS");
+    long base = bench_status_kb("VmRSS") * 1024;
     double t0 = bench_now_ns();
     int err;
     long made = fill(cos, count, &opts, body_200, &err);
     double t1 = bench_now_ns();
-    long peak = bench_status_bytes("VmHWM");
+    long peak = bench_status_kb("VmHWM") * 1024;
     printf("count=%ld rss_mib=%.0f bytes_per_co=%.0f seconds=%.2f", made, (double)peak / (1 << 20),
            (double)(peak - base) / (made ? made : 1), (t1 - t0) / 1e9);
     if (made < count)

@@ -1,13 +1,16 @@
 # The CMake package of an installed weft: find_package(weft) gives
-# weft::weft (the shared library) and weft::weft_static, each with the
-# header's directory; the same names exist in a build that adds weft with
+# weft::weft (the shared library), weft::weft_static and weft::hook
+# (libweft-hook.so, include/weft_hook.h), each with the header's
+# directory; the same names exist in a build that adds weft with
 # add_subdirectory.
 include(CMakePackageConfigHelpers)
 
 set_target_properties(weft_shared PROPERTIES EXPORT_NAME weft)
 set_target_properties(weft_static PROPERTIES EXPORT_NAME weft_static)
+set_target_properties(weft_hook PROPERTIES EXPORT_NAME hook)
 add_library(weft::weft ALIAS weft_shared)
 add_library(weft::weft_static ALIAS weft_static)
+add_library(weft::hook ALIAS weft_hook)
 
 set(WEFT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/weft)
 install(EXPORT weftTargets NAMESPACE weft:: DESTINATION ${WEFT_CMAKE_DIR} FILE weftTargets.cmake)

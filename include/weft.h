@@ -407,6 +407,11 @@ WEFT_API int weft_pause(void);
  * until the task is cancelled. */
 WEFT_API int weft_sleep(int64_t deadline);
 
+/* The calling task (the task itself, also while it drives a generator),
+ * or NULL outside a task: on the loop's context, on a thread with no
+ * weft_run, or on a worker thread. */
+WEFT_API weft_co *weft_task_self(void);
+
 /* Prints the tasks of this thread's scheduler on stderr, one line each:
  * "weft:   #<id> '<name>' <state>", where state is ready, running or
  * waiting; a waiting task adds "on <what>" (sleep, join #<id>, or one of
@@ -944,6 +949,55 @@ WEFT_API int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen
  * may give to another file) and forgetting what the poller knew of it.
  * Returns what close(2) returns. Usable outside tasks. */
 WEFT_API int weft_close(int fd);
+
+/* ---- more calls on fds (what the hook layer routes libc's calls to) ---- */
+
+/* As weft_accept, with accept4(2)'s flags: SOCK_CLOEXEC as asked; the new
+ * fd is non-blocking underneath whatever SOCK_NONBLOCK says (weft needs
+ * it so). Besides weft_accept's errors: EINVAL for other flags. */
+WEFT_API int weft_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
+                          int64_t deadline);
+
+/* pread(2) and pwrite(2) for a task: on a regular file or block device,
+ * on the worker pool (as weft_read); on another fd, the system call on
+ * the non-blocking fd, waiting for readiness (pipes and sockets fail with
+ * ESPIPE). weft_pwrite writes all len bytes. Returns as weft_read and
+ * weft_write; besides their errors, EINVAL for a negative off. */
+WEFT_API ssize_t weft_pread(int fd, void *buf, size_t len, off_t off, int64_t deadline);
+WEFT_API ssize_t weft_pwrite(int fd, const void *buf, size_t len, off_t off, int64_t deadline);
+
+/* recvmsg(2) once (as weft_recv), and sendmsg(2) of the whole message
+ * (as weft_send: a stream socket that takes part of it gets the rest
+ * without the ancillary data, which goes with the first part). flags as
+ * for weft_recv/weft_send. Errors: the common ones, EBUSY, EFAULT (msg is
+ * NULL), ENOTSOCK (sendmsg on what is not a socket), EMSGSIZE (more than
+ * IOV_MAX buffers), and those of the system call. */
+WEFT_API ssize_t weft_recvmsg(int fd, struct msghdr *msg, int flags, int64_t deadline);
+WEFT_API ssize_t weft_sendmsg(int fd, const struct msghdr *msg, int flags, int64_t deadline);
+
+/* poll(2) for a task: looks at the n fds once and, if none is ready,
+ * parks until one is or until the deadline, then fills each revents as
+ * poll(2) does. One park for all the fds, no busy polling, and no fd is
+ * added to or removed from the kernel's set per call (each stays
+ * registered from its first wait until weft_close). fds are not made
+ * non-blocking. An fd whose reader's (or writer's) slot another task
+ * holds (see EBUSY above) is looked at again every millisecond instead.
+ * An fd that weft_close, weft_fd_forget (or the hook's close and dup2)
+ * ends during the wait reports POLLNVAL, even if its number is already
+ * another file's.
+ * Returns the number of fds with events, 0 when the deadline came first
+ * (as poll(2) does, not ETIMEDOUT), or -1 with errno: EPERM, ECANCELED,
+ * ENOMEM (the common ones), EFAULT (fds is NULL and n > 0), EINVAL (n is
+ * above RLIMIT_NOFILE), and the poller's errors. */
+WEFT_API int weft_poll(struct pollfd *fds, nfds_t n, int64_t deadline);
+
+/* Hands back every task that waits on fd (their calls fail with EBADF)
+ * and forgets what this thread's poller knew of it, without closing it:
+ * for code that is about to close fd by other means, or replace it
+ * (dup2), or that got a new fd of that number from a call weft did not
+ * see. weft_close is this and close(2). Does nothing on a thread without
+ * a poller. Returns 0, or -1 with errno EBADF when fd is negative. */
+WEFT_API int weft_fd_forget(int fd);
 
 /* ---- socket helpers ---- */
 

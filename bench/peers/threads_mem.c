@@ -58,7 +58,7 @@ int main(int argc, char **argv)
         perror("calloc");
         return 1;
     }
-    long base = bench_status_bytes("VmRSS");
+    long base = bench_status_kb("VmRSS") * 1024;
     double t0 = bench_now_ns();
     long made = 0;
     int err = 0;
@@ -72,7 +72,7 @@ int main(int argc, char **argv)
         pthread_cond_wait(&ready, &mu);
     pthread_mutex_unlock(&mu);
     double t1 = bench_now_ns();
-    long peak = bench_status_bytes("VmHWM");
+    long peak = bench_status_kb("VmHWM") * 1024;
     if (made == 0) {
         fprintf(stderr, "pthread_create: %s\n", strerror(err));
         return 1;

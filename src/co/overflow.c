@@ -10,6 +10,7 @@
 
 #include "arch/arch.h"
 #include "co/co.h"
+#include "base/sys.h"
 
 static struct sigaction previous;
 static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
@@ -54,7 +55,7 @@ static __attribute__((noreturn)) void report(const weft_co *co)
     n = put_num(line, n, cap, co->stack_size);
     n = put_str(line, n, cap, " bytes)");
     line[n++] = '\n';
-    ssize_t w = write(STDERR_FILENO, line, n);
+    ssize_t w = weft__sys_write(STDERR_FILENO, line, n);
     (void)w;
     abort();
 }

@@ -11,6 +11,8 @@
  * block (deadline passed) tries the system call whatever rdready says. */
 #include "io/io.h"
 
+#include "base/sys.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -92,8 +94,8 @@ static int classify(int fd, weft__pfd *r)
             kind |= K_PIPE;
         block_sigpipe();
     }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0))
+    int fl = weft__sys_fcntl(fd, F_GETFL, 0);
+    if (fl < 0 || (!(fl & O_NONBLOCK) && weft__sys_fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0))
         return -1;
     r->kind = (uint8_t)kind;
     r->nonblock = 1;
@@ -189,15 +191,23 @@ static inline int drained(const weft__pfd *r)
 typedef struct file_op {
     int fd, write, iovcnt;
     const struct iovec *iov;
+    off_t off; /* -1: at the file's offset */
     ssize_t n;
     int err;
 } file_op;
+
+static ssize_t file_rw(const file_op *op, const struct iovec *v, int cnt, off_t off)
+{
+    if (op->write)
+        return off < 0 ? weft__sys_writev(op->fd, v, cnt) : weft__sys_pwritev(op->fd, v, cnt, off);
+    return off < 0 ? weft__sys_readv(op->fd, v, cnt) : weft__sys_preadv(op->fd, v, cnt, off);
+}
 
 static void *file_run(void *arg)
 {
     file_op *op = arg;
     if (!op->write) {
-        op->n = readv(op->fd, op->iov, op->iovcnt);
+        op->n = file_rw(op, op->iov, op->iovcnt, op->off);
         op->err = op->n < 0 ? errno : 0;
         return NULL;
     }
@@ -208,7 +218,7 @@ static void *file_run(void *arg)
     ssize_t total = 0;
     int i = 0;
     while (i < cnt) {
-        ssize_t n = writev(op->fd, v + i, cnt - i);
+        ssize_t n = file_rw(op, v + i, cnt - i, op->off < 0 ? -1 : op->off + total);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -229,13 +239,14 @@ static void *file_run(void *arg)
     return NULL;
 }
 
-static ssize_t file_io(weft__task *t, int fd, int write, const struct iovec *iov, int iovcnt)
+static ssize_t file_io(weft__task *t, int fd, int write, const struct iovec *iov, int iovcnt,
+                       off_t off)
 {
     if (write && iovcnt > 64) {
         errno = EINVAL;
         return -1;
     }
-    file_op op = {fd, write, iovcnt, iov, 0, 0};
+    file_op op = {fd, write, iovcnt, iov, off, 0, 0};
     if (weft__offload(t, file_run, &op, NULL) != 0)
         return -1;
     if (op.n < 0)
@@ -248,7 +259,7 @@ static ssize_t file_io(weft__task *t, int fd, int write, const struct iovec *iov
 int weft__fd_look(int fd, int events)
 {
     struct pollfd pfd = {fd, (short)events, 0};
-    int n = poll(&pfd, 1, 0);
+    int n = weft__sys_poll(&pfd, 1, 0);
     if (n <= 0)
         return n;
     if (pfd.revents & POLLNVAL) {
@@ -373,13 +384,13 @@ ssize_t weft_readv(int fd, const struct iovec *iov, int iovcnt, int64_t deadline
     if (iov_enter(fd, iov, iovcnt, &t, &r) != 0)
         return -1;
     if (unlikely(r->kind & K_FILE))
-        return file_io(t, fd, 0, iov, iovcnt);
+        return file_io(t, fd, 0, iov, iovcnt, -1);
     size_t want = 0;
     for (int i = 0; i < iovcnt; i++)
         want += iov[i].iov_len;
     for (;;) {
         if (r->rdready || weft__expired(deadline)) {
-            ssize_t n = readv(fd, iov, iovcnt);
+            ssize_t n = weft__sys_readv(fd, iov, iovcnt);
             if (n >= 0) {
                 if (n > 0 && (size_t)n < want && drained(r))
                     r->rdready = 0;
@@ -407,7 +418,7 @@ static ssize_t recv_common(int fd, void *buf, size_t len, int flags, struct sock
     int consumes = !(flags & (MSG_PEEK | MSG_OOB));
     for (;;) {
         if (r->rdready || weft__expired(deadline)) {
-            ssize_t n = recvfrom(fd, buf, len, flags | MSG_DONTWAIT, addr, alen);
+            ssize_t n = weft__sys_recvfrom(fd, buf, len, flags | MSG_DONTWAIT, addr, alen);
             if (n >= 0) {
                 if (n > 0 && (size_t)n < len && consumes && drained(r))
                     r->rdready = 0;
@@ -457,10 +468,12 @@ static ssize_t write_all(weft__task *t, int fd, weft__pfd *r, struct iovec *v, i
             memset(&m, 0, sizeof m);
             m.msg_iov = v + i;
             m.msg_iovlen = (size_t)(cnt - i);
-            n = cnt - i == 1 ? send(fd, v[i].iov_base, v[i].iov_len, flags | MSG_NOSIGNAL)
-                             : sendmsg(fd, &m, flags | MSG_NOSIGNAL);
+            n = cnt - i == 1 ? weft__sys_sendto(fd, v[i].iov_base, v[i].iov_len,
+                                                flags | MSG_NOSIGNAL, NULL, 0)
+                             : weft__sys_sendmsg(fd, &m, flags | MSG_NOSIGNAL);
         } else {
-            n = cnt - i == 1 ? write(fd, v[i].iov_base, v[i].iov_len) : writev(fd, v + i, cnt - i);
+            n = cnt - i == 1 ? weft__sys_write(fd, v[i].iov_base, v[i].iov_len)
+                             : weft__sys_writev(fd, v + i, cnt - i);
         }
         if (n < 0) {
             if (errno == EINTR)
@@ -505,7 +518,7 @@ int weft_writen(int fd, const void *buf, size_t len, size_t *written, int64_t de
     }
     struct iovec v = {(void *)buf, len};
     if (unlikely(r->kind & K_FILE)) {
-        ssize_t n = file_io(t, fd, 1, &v, 1);
+        ssize_t n = file_io(t, fd, 1, &v, 1, -1);
         if (n >= 0 && written)
             *written = (size_t)n;
         return n < 0 ? -1 : 0;
@@ -538,7 +551,7 @@ ssize_t weft_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadlin
     if (iov_enter(fd, iov, iovcnt, &t, &r) != 0)
         return -1;
     if (unlikely(r->kind & K_FILE))
-        return file_io(t, fd, 1, iov, iovcnt);
+        return file_io(t, fd, 1, iov, iovcnt, -1);
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++) {
         if (iov[i].iov_len > SSIZE_MAX - total) {
@@ -570,7 +583,7 @@ ssize_t weft_sendto(int fd, const void *buf, size_t len, int flags, const struct
     if (weft__io_enter(fd, &t, &r) != 0)
         return -1;
     for (;;) {
-        ssize_t n = sendto(fd, buf, len, flags | MSG_DONTWAIT | MSG_NOSIGNAL, addr, alen);
+        ssize_t n = weft__sys_sendto(fd, buf, len, flags | MSG_DONTWAIT | MSG_NOSIGNAL, addr, alen);
         if (n >= 0)
             return n;
         if (errno == EINTR)
@@ -586,13 +599,22 @@ ssize_t weft_sendto(int fd, const void *buf, size_t len, int flags, const struct
 
 int weft_accept(int fd, struct sockaddr *addr, socklen_t *alen, int64_t deadline)
 {
+    return weft_accept4(fd, addr, alen, SOCK_CLOEXEC, deadline);
+}
+
+int weft_accept4(int fd, struct sockaddr *addr, socklen_t *alen, int flags, int64_t deadline)
+{
     weft__task *t;
     weft__pfd *r;
     if (weft__io_enter(fd, &t, &r) != 0)
         return -1;
+    if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) {
+        errno = EINVAL;
+        return -1;
+    }
     for (;;) {
         if (r->rdready || weft__expired(deadline)) {
-            int c = accept4(fd, addr, alen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            int c = weft__sys_accept4(fd, addr, alen, (flags & SOCK_CLOEXEC) | SOCK_NONBLOCK);
             if (c >= 0) {
                 weft__io_fresh(weft__sched_cur, c, r->kind & (K_SOCK | K_TCP));
                 return c;
@@ -618,7 +640,7 @@ int weft_connect(int fd, const struct sockaddr *addr, socklen_t alen, int64_t de
         errno = ENOTSOCK;
         return -1;
     }
-    if (connect(fd, addr, alen) == 0)
+    if (weft__sys_connect(fd, addr, alen) == 0)
         return 0;
     if (errno != EINPROGRESS && errno != EINTR)
         return -1;
@@ -643,12 +665,167 @@ int weft_connect(int fd, const struct sockaddr *addr, socklen_t alen, int64_t de
     }
 }
 
-int weft_close(int fd)
+int weft_fd_forget(int fd)
 {
+    if (fd < 0) {
+        errno = EBADF;
+        return -1;
+    }
     weft__sched *s = weft__sched_cur;
     if (s && s->poller)
         weft__poll_forget(s->poller, fd);
-    return close(fd);
+    return 0;
+}
+
+int weft_close(int fd)
+{
+    if (fd >= 0)
+        weft_fd_forget(fd);
+    return weft__sys_close(fd);
+}
+
+/* ---- at an offset, and messages ------------------------------------------ */
+
+/* pread and pwrite on what is not a regular file: the system call on the
+ * non-blocking fd (ESPIPE for pipes and sockets), waiting as needed. */
+static ssize_t at_offset(weft__task *t, int fd, weft__pfd *r, int write, const struct iovec *v,
+                         off_t off, int64_t deadline)
+{
+    for (;;) {
+        ssize_t n = write ? weft__sys_pwritev(fd, v, 1, off) : weft__sys_preadv(fd, v, 1, off);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            return -1;
+        if (weft__io_wait(t, fd, r, write ? WEFT__WR : WEFT__RD, deadline) != 0)
+            return -1;
+    }
+}
+
+ssize_t weft_pread(int fd, void *buf, size_t len, off_t off, int64_t deadline)
+{
+    weft__task *t;
+    weft__pfd *r;
+    if (weft__io_enter(fd, &t, &r) != 0)
+        return -1;
+    if (off < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct iovec v = {buf, len};
+    if (r->kind & K_FILE)
+        return file_io(t, fd, 0, &v, 1, off);
+    return at_offset(t, fd, r, 0, &v, off, deadline);
+}
+
+ssize_t weft_pwrite(int fd, const void *buf, size_t len, off_t off, int64_t deadline)
+{
+    weft__task *t;
+    weft__pfd *r;
+    if (weft__io_enter(fd, &t, &r) != 0)
+        return -1;
+    if (off < 0 || len > SSIZE_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct iovec v = {(void *)buf, len};
+    if (r->kind & K_FILE)
+        return file_io(t, fd, 1, &v, 1, off);
+    return at_offset(t, fd, r, 1, &v, off, deadline);
+}
+
+static size_t iov_total(const struct iovec *iov, size_t cnt)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < cnt; i++)
+        total += iov[i].iov_len;
+    return total;
+}
+
+ssize_t weft_recvmsg(int fd, struct msghdr *msg, int flags, int64_t deadline)
+{
+    weft__task *t;
+    weft__pfd *r;
+    if (weft__io_enter(fd, &t, &r) != 0)
+        return -1;
+    if (!msg) {
+        errno = EFAULT;
+        return -1;
+    }
+    int consumes = !(flags & (MSG_PEEK | MSG_OOB));
+    for (;;) {
+        if (r->rdready || weft__expired(deadline)) {
+            ssize_t n = weft__sys_recvmsg(fd, msg, flags | MSG_DONTWAIT);
+            if (n >= 0) {
+                if (n > 0 && consumes && drained(r) &&
+                    (size_t)n < iov_total(msg->msg_iov, msg->msg_iovlen))
+                    r->rdready = 0;
+                return n;
+            }
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                return -1;
+            r->rdready = 0;
+        }
+        if (weft__io_wait(t, fd, r, WEFT__RD, deadline) != 0)
+            return -1;
+    }
+}
+
+ssize_t weft_sendmsg(int fd, const struct msghdr *msg, int flags, int64_t deadline)
+{
+    weft__task *t;
+    weft__pfd *r;
+    if (weft__io_enter(fd, &t, &r) != 0)
+        return -1;
+    if (!(r->kind & K_SOCK)) {
+        errno = ENOTSOCK;
+        return -1;
+    }
+    if (!msg || msg->msg_iovlen > IOV_MAX) {
+        errno = msg ? EMSGSIZE : EFAULT;
+        return -1;
+    }
+    flags &= ~MSG_DONTWAIT;
+    ssize_t n;
+    for (;;) {
+        n = weft__sys_sendmsg(fd, msg, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n >= 0)
+            break;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            return -1;
+        if (weft__io_wait(t, fd, r, WEFT__WR, deadline) != 0)
+            return -1;
+    }
+    /* A stream socket took part: the rest goes without the ancillary
+     * data, which went with the first part. */
+    int cnt = (int)msg->msg_iovlen;
+    if ((size_t)n >= iov_total(msg->msg_iov, (size_t)cnt))
+        return n;
+    struct iovec small[16], *v = small;
+    if (cnt > 16 && !(v = malloc((size_t)cnt * sizeof *v))) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memcpy(v, msg->msg_iov, (size_t)cnt * sizeof *v);
+    int i = 0;
+    size_t skip = (size_t)n;
+    while (skip >= v[i].iov_len)
+        skip -= v[i++].iov_len;
+    v[i].iov_base = (char *)v[i].iov_base + skip;
+    v[i].iov_len -= skip;
+    ssize_t rest = write_all(t, fd, r, v + i, cnt - i, flags, deadline, NULL);
+    if (v != small) {
+        int e = errno;
+        free(v);
+        errno = e;
+    }
+    return rest < 0 ? -1 : n + rest;
 }
 
 const char *weft_backend(void)

@@ -5,6 +5,8 @@
  * edge marks the fd ready and hands its waiters back. */
 #include "poll/poll.h"
 
+#include "base/sys.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -38,7 +40,7 @@ static int ep_init(weft__poller *p)
     struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.u64 = EVFD_TAG};
     if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->evfd, &ev) != 0) {
         int e = errno;
-        close(p->epfd);
+        weft__sys_close(p->epfd);
         free(p->be);
         errno = e;
         return -1;
@@ -48,7 +50,7 @@ static int ep_init(weft__poller *p)
 
 static void ep_fini(weft__poller *p)
 {
-    close(p->epfd);
+    weft__sys_close(p->epfd);
     free(p->be);
 }
 

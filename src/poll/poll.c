@@ -14,6 +14,8 @@
  * threads do not exist there. */
 #include "poll/poll.h"
 
+#include "base/sys.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +44,7 @@ weft__poller *weft__poll_new(weft__poll_cb cb, void *ctx)
     pthread_mutex_init(&p->mu, NULL);
     if (weft__poll_pick(p) != 0) {
         int e = errno;
-        close(p->evfd);
+        weft__sys_close(p->evfd);
         pthread_mutex_destroy(&p->mu);
         free(p);
         errno = e;
@@ -69,7 +71,7 @@ void weft__poll_free(weft__poller *p)
         free(p->chunks[i]);
     free(p->chunks);
     if (p->evfd >= 0)
-        close(p->evfd);
+        weft__sys_close(p->evfd);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
@@ -103,7 +105,7 @@ int weft__poll_renew(weft__poller *p)
         pthread_mutex_lock(&p->mu);
         p->evfd = -1;
         pthread_mutex_unlock(&p->mu);
-        close(evfd);
+        weft__sys_close(evfd);
         errno = e;
         return -1;
     }
@@ -123,7 +125,7 @@ int weft__poll_renew(weft__poller *p)
     pthread_mutex_lock(&p->mu);
     if (p->head) {
         uint64_t one = 1;
-        while (write(p->evfd, &one, sizeof one) < 0 && errno == EINTR)
+        while (weft__sys_write(p->evfd, &one, sizeof one) < 0 && errno == EINTR)
             ;
     }
     pthread_mutex_unlock(&p->mu);
@@ -155,7 +157,7 @@ static void fork_child(void)
             p->ops->fini(p);
             p->be = NULL;
             p->epfd = -1;
-            close(p->evfd);
+            weft__sys_close(p->evfd);
             p->evfd = -1;
             p->stale = 1;
         }
@@ -253,7 +255,7 @@ void weft__poll_post(weft__poller *p, weft__post *post)
      * waiter cannot wake, leave and free the poller while this runs. */
     if (was_empty && p->evfd >= 0) { /* else renew writes it */
         uint64_t one = 1;
-        while (write(p->evfd, &one, sizeof one) < 0 && errno == EINTR)
+        while (weft__sys_write(p->evfd, &one, sizeof one) < 0 && errno == EINTR)
             ;
     }
     pthread_mutex_unlock(&p->mu);
@@ -283,7 +285,7 @@ void weft__poll_unpost(weft__poller *p, weft__post *post)
 int weft__poll_drain(weft__poller *p)
 {
     uint64_t v;
-    while (p->evfd >= 0 && read(p->evfd, &v, sizeof v) < 0 && errno == EINTR)
+    while (p->evfd >= 0 && weft__sys_read(p->evfd, &v, sizeof v) < 0 && errno == EINTR)
         ;
     int n = 0;
     pthread_mutex_lock(&p->mu);

@@ -3,6 +3,8 @@
  * write(2), so that the signal handler does not touch stdio's locks. */
 #include "sched/sched.h"
 
+#include "base/sys.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -51,7 +53,7 @@ static void put(int fd, const char *buf, int n)
         return;
     size_t len = (size_t)n;
     while (len) {
-        ssize_t w = write(fd, buf, len);
+        ssize_t w = weft__sys_write(fd, buf, len);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)

@@ -599,6 +599,12 @@ int weft_pause(void)
     return -1;
 }
 
+weft_co *weft_task_self(void)
+{
+    weft__sched *s = weft__sched_cur;
+    return s && s->current ? s->current->co : NULL;
+}
+
 int weft_sleep(int64_t deadline)
 {
     weft__task *t;

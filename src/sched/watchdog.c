@@ -9,6 +9,8 @@
  * switch path: when the watchdog is off, no thread looks. */
 #include "sched/sched.h"
 
+#include "base/sys.h"
+
 #include <errno.h>
 #include <execinfo.h>
 #include <pthread.h>
@@ -51,7 +53,7 @@ static void report(int sig, siginfo_t *si, void *uc)
                      "weft: task #%u '%s' has run for %lld ms without giving the thread back; "
                      "where it is:\n",
                      (unsigned)t->co->id, name, (long long)(ran / 1000000));
-    if (n > 0 && write(2, line, (size_t)n) < 0)
+    if (n > 0 && weft__sys_write(2, line, (size_t)n) < 0)
         n = 0;
     void *frames[32];
     backtrace_symbols_fd(frames, backtrace(frames, 32), 2);
