@@ -1,5 +1,5 @@
 /* Helpers shared by the benchmark programs (C and C++): the monotonic
- * clock, the command line, and the median of a few runs. */
+ * clock, the command line, the median of a few runs, and RSS. */
 #ifndef WEFT_BENCH_H
 #define WEFT_BENCH_H
 

@@ -1,15 +1,43 @@
 #!/bin/sh
-# Runs weft's benchmarks and the peers found on this machine, prints the
-# figures and a closing table, and writes BUILD/bench/results.json.
+# Runs weft's benchmarks and the peers found on this machine (core, shared
+# stacks, then bench/sched/run.sh and bench/io/run.sh), prints the figures
+# and a closing table, writes every figure to BUILD/bench/results.json and,
+# with gnuplot and jq, plots them (bench/plot.sh) into BUILD/bench/plots/.
 # Benchmarks print figures; nothing here fails on a time.
 #
 # Usage: bench/run.sh [BUILD]    (BUILD defaults to "build")
-# Counts may be changed through the environment, e.g. for a quick look:
-#   SWITCH_N=1000000 RUNS=3 bench/run.sh build
+# A full run takes about 10 minutes and up to 4.6 GiB of memory (ten
+# million shared coroutines at once). QUICK=1 (make bench QUICK=1) takes
+# under 2 minutes: fewer iterations and runs, smaller counts and skynet,
+# no callgrind or strace runs. Every count may also be set through the
+# environment (see README, Running the benchmarks), e.g. RUNS=3.
 set -u
 
 BUILD=${1:-build}
 B=$BUILD/bench
+START=$(date +%s)
+QUICK=${QUICK:-0}
+[ "$QUICK" = 1 ] || QUICK=0
+if [ "$QUICK" = 1 ]; then
+    # Defaults of quick mode; what the environment sets wins.
+    : "${RUNS:=3}" "${SWITCH_N:=1000000}" "${FUTEX_N:=20000}" "${SPLIT_N:=5000}"
+    : "${CREATE_N:=200000}" "${CALLGRIND:=0}" "${THREADS_N:=2000}"
+    : "${SHARED_N1:=10000}" "${SHARED_N2:=100000}" "${SHARED_MAX:=1000000}"
+    : "${SHARED_PAIR_N:=200000}" "${SHARED_RING_N:=100}"
+    # bench/sched/run.sh and bench/io/run.sh
+    : "${SPAWN_N:=100000}" "${PING_N:=100000}" "${PTHREAD_SPAWN_N:=2000}" "${PTHREAD_PING_N:=10000}"
+    : "${SLEEPERS_N:=10000}" "${SKYNET_N:=100000}" "${SKYNET_RUNS:=1}"
+    : "${SECONDS_WRK:=2}" "${SECONDS_ECHO:=2}" "${ROUNDS:=1}" "${IDLE_N:=1000}" "${SYSCALLS:=0}"
+    # bench/hook/run.sh
+    export RUNS SPAWN_N PING_N PTHREAD_SPAWN_N PTHREAD_PING_N SLEEPERS_N SKYNET_N SKYNET_RUNS
+    : "${HOOK_RUNS:=1}" "${HOOK_CONNS:=20}" "${HOOK_REDIS_ITERS:=500}" "${HOOK_PG_ITERS:=100}"
+    : "${HOOK_BIG:=200}" "${HOOK_BIG_ITERS:=5}"
+    export SECONDS_WRK SECONDS_ECHO ROUNDS IDLE_N SYSCALLS
+    export HOOK_RUNS HOOK_CONNS HOOK_REDIS_ITERS HOOK_PG_ITERS HOOK_BIG HOOK_BIG_ITERS
+    echo "bench: quick mode (QUICK=1): under 2 minutes, a few hundred MiB; figures are rougher"
+else
+    echo "bench: a full run takes about 10 minutes and up to 4.6 GiB of memory (QUICK=1: under 2 minutes)"
+fi
 RUNS=${RUNS:-5}
 SWITCH_N=${SWITCH_N:-10000000}  # round trips for weft, swapcontext, fcontext
 FUTEX_N=${FUTEX_N:-200000}      # round trips for the futex hand-off
@@ -17,6 +45,8 @@ SPLIT_N=${SPLIT_N:-20000}       # round trips for the cross-CPU futex figure
 CREATE_N=${CREATE_N:-1000000}   # coroutines created, run and freed
 CG_N1=${CG_N1:-100000}          # callgrind: two round-trip counts
 CG_N2=${CG_N2:-200000}
+CALLGRIND=${CALLGRIND:-1}       # 0: no instruction counts (callgrind runs)
+THREADS_N=${THREADS_N:-10000}   # blocked threads, for memory per thread
 
 if [ ! -x "$B/weft_switch" ]; then
     echo "bench/run.sh: $B/weft_switch not found; build with WEFT_BENCH=ON first" >&2
@@ -71,6 +101,13 @@ else
 fi
 
 echo "weft benchmarks ($(uname -m), $(nproc 2>/dev/null || echo '?') CPUs, $PIN_DESC; median of $RUNS runs)"
+if command -v valgrind >/dev/null 2>&1 && [ "$CALLGRIND" = 0 ]; then
+    NO_CALLGRIND="skipped (CALLGRIND=0)"
+elif command -v valgrind >/dev/null 2>&1; then
+    NO_CALLGRIND=""
+else
+    NO_CALLGRIND="valgrind not installed"
+fi
 
 echo
 echo "ns per switch (send+yield round trip / 2; $SWITCH_N round trips):"
@@ -138,7 +175,7 @@ IR_WEFT=""
 IR_SWAP=""
 IR_FCTX=""
 IR_SKIP=""
-if command -v valgrind >/dev/null 2>&1; then
+if [ -z "$NO_CALLGRIND" ]; then
     echo "instructions per round trip (callgrind, user space only; (Ir($CG_N2)-Ir($CG_N1))/$((CG_N2 - CG_N1))):"
     instr "weft send/yield" "$B/weft_switch"
     IR_WEFT=$IR
@@ -151,8 +188,8 @@ if command -v valgrind >/dev/null 2>&1; then
         printf '  %-34s skipped: %s\n' "Boost.Context jump_fcontext" "$FCONTEXT_SKIP"
     fi
 else
-    IR_SKIP="valgrind not installed"
-    echo "instructions per round trip: skipped: $IR_SKIP"
+    IR_SKIP=$NO_CALLGRIND
+    echo "instructions per round trip: $IR_SKIP"
 fi
 
 # ---- shared stacks --------------------------------------------------------
@@ -214,6 +251,9 @@ for n in $SH_N1 $SH_N2; do
     done
 done
 
+measure "pthreads, $THREADS_N, 200 B live" "$B/peer_threads_mem" "$THREADS_N" 200
+MEM_TH=$(field "$OUT" bytes_per_co)
+
 echo
 echo "shared stacks: the largest count alive at once (200 B live each, up to $SH_MAX, one run):"
 measure "weft shared" "$SS" max "$SH_MAX"
@@ -240,7 +280,7 @@ for mode in pair ring; do
 done
 
 SH_IR_SKIP=""
-if command -v valgrind >/dev/null 2>&1; then
+if [ -z "$NO_CALLGRIND" ]; then
     echo
     echo "shared stacks: instructions per switch, 1,000 take turns, 200 B (callgrind; (Ir(200 rounds)-Ir(100 rounds))/200,000):"
     ir_ring() {
@@ -258,7 +298,7 @@ if command -v valgrind >/dev/null 2>&1; then
     ir_ring private
     SH_IR_P=$IR
 else
-    SH_IR_SKIP="valgrind not installed"
+    SH_IR_SKIP=$NO_CALLGRIND
     SH_IR_S=""
     SH_IR_P=""
 fi
@@ -292,6 +332,7 @@ for n in $SH_N1 $SH_N2; do
         row "B/co, $n, $live B live" "Go goroutines" "$sh_v" "$(eval echo "\$MEM_GO_${n}_${live}")" "$GO_SKIP"
     done
 done
+row "B/co, $SH_N1 vs $THREADS_N threads, 200 B live" "pthreads (blocked)" "$(eval echo "\$MEM_SH_${SH_N1}_200")" "$MEM_TH" ""
 for mode in pair ring; do
     for live in 200 2048; do
         row "sh. ns/switch, $mode, $live B" "weft private stacks" "$(eval echo "\$SWS_${mode}_${live}")" "$(eval echo "\$SWP_${mode}_${live}")" ""
@@ -357,8 +398,8 @@ JSON=$B/results.json
     printf '{\n'
     printf '  "machine": {"arch": %s, "cpus": %s, "pinning": %s},\n' \
         "$(json_str "$(uname -m)")" "$(json_num "$(nproc 2>/dev/null)")" "$(json_str "$PIN_DESC")"
-    printf '  "config": {"runs": %s, "switch_round_trips": %s, "futex_round_trips": %s, "create_count": %s, "callgrind_round_trips": [%s, %s]},\n' \
-        "$RUNS" "$SWITCH_N" "$FUTEX_N" "$CREATE_N" "$CG_N1" "$CG_N2"
+    printf '  "config": {"quick": %s, "runs": %s, "switch_round_trips": %s, "futex_round_trips": %s, "create_count": %s, "callgrind_round_trips": [%s, %s], "shared_counts": [%s, %s], "threads_count": %s, "skynet_leaves": %s},\n' \
+        "$([ "$QUICK" = 1 ] && echo true || echo false)" "$RUNS" "$SWITCH_N" "$FUTEX_N" "$CREATE_N" "$CG_N1" "$CG_N2" "$SH_N1" "$SH_N2" "$THREADS_N" "${SKYNET_N:-1000000}"
     printf '  "ratio": "peer / weft",\n'
     printf '  "results": [\n'
     first=1
@@ -374,16 +415,15 @@ JSON=$B/results.json
         printf '}'
     done <"$ROWS"
     printf '\n  ],\n'
-    printf '  "targets": {"round_trip_instructions_le_fcontext": %s, "round_trip_ns_le_fcontext": %s, "futex_ratio_ge_100": %s, "create_run_free_le_40ns": %s}\n' \
+    printf '  "targets": {"round_trip_instructions_le_fcontext": %s, "round_trip_ns_le_fcontext": %s, "futex_ratio_ge_100": %s, "create_run_free_le_40ns": %s},\n' \
         "$(json_str "$T1")" "$(json_str "$T2")" "$(json_str "$T3")" "$(json_str "$T4")"
-    printf '}\n'
-} >"$JSON"
-echo
-echo "results written to $JSON"
+} >"$TMP/core.json"
 
-# The other layers' benchmarks, each with its peers in the same run.
+# The other layers' benchmarks, each with its peers in the same run; each
+# leaves its figures as JSON records, one a line, in its results.jsonl.
 here=$(dirname "$0")
 for part in sched io; do
+    rm -f "$B/$part/results.jsonl"
     if [ -f "$here/$part/run.sh" ]; then
         echo
         sh "$here/$part/run.sh" "$BUILD"
@@ -397,3 +437,28 @@ if [ -f "$here/hook/run.sh" ]; then
     echo
     sh "$here/hook/run.sh" "$BUILD"
 fi
+
+# A file of records, one a line, as a JSON array.
+json_array() {
+    if [ -s "$1" ]; then
+        awk 'BEGIN { printf "[\n" } { printf "%s    %s", (NR > 1 ? ",\n" : ""), $0 } END { printf "\n  ]" }' "$1"
+    else
+        printf '[]'
+    fi
+}
+{
+    cat "$TMP/core.json"
+    printf '  "sched": %s,\n' "$(json_array "$B/sched/results.jsonl")"
+    printf '  "io": %s,\n' "$(json_array "$B/io/results.jsonl")"
+    printf '  "seconds": %s\n}\n' "$(($(date +%s) - START))"
+} >"$JSON"
+echo
+echo "all figures written to $JSON"
+
+# Plots: gnuplot and jq, when present.
+if command -v gnuplot >/dev/null 2>&1 && command -v jq >/dev/null 2>&1; then
+    sh "$here/plot.sh" "$JSON" "$B/plots"
+else
+    echo "plots skipped: they need gnuplot and jq (apt install gnuplot-nox jq)"
+fi
+echo "bench: done in $(($(date +%s) - START)) s"

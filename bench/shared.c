@@ -101,24 +101,6 @@ static long arg_count(int argc, char **argv, int i)
     return v;
 }
 
-/* A field of /proc/self/status in bytes (VmRSS, VmHWM), or 0. */
-static long status_bytes(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (f == NULL)
-        return 0;
-    char line[256];
-    size_t klen = strlen(key);
-    long kib = 0;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-            kib = strtol(line + klen + 1, NULL, 10);
-            break;
-        }
-    fclose(f);
-    return kib * 1024;
-}
-
 /* Creates coroutines and leaves each suspended after its first send, until
  * count or the first failure; returns how many. */
 static long fill(weft_co **cos, long count, const weft_opts *opts, weft_fn body, int *err)
@@ -150,12 +132,12 @@ static int mem(int argc, char **argv)
         return 1;
     }
     memset(cos, 0, (size_t)count * sizeof *cos);
-    long base = status_bytes("VmRSS");
+    long base = bench_status_kb("VmRSS") * 1024;
     double t0 = bench_now_ns();
     int err;
     long made = fill(cos, count, &opts, body, &err);
     double t1 = bench_now_ns();
-    long peak = status_bytes("VmHWM");
+    long peak = bench_status_kb("VmHWM") * 1024;
     printf("bytes_per_co=%.0f count=%ld rss_mib=%.0f seconds=%.2f", (double)(peak - base) / made,
            made, (double)(peak - base) / (1 << 20), (t1 - t0) / 1e9);
     if (made < count)
@@ -175,12 +157,12 @@ static int max(int argc, char **argv)
         return 1;
     }
     memset(cos, 0, (size_t)count * sizeof *cos);
-    long base = status_bytes("VmRSS");
+    long base = bench_status_kb("VmRSS") * 1024;
     double t0 = bench_now_ns();
     int err;
     long made = fill(cos, count, &opts, body_200, &err);
     double t1 = bench_now_ns();
-    long peak = status_bytes("VmHWM");
+    long peak = bench_status_kb("VmHWM") * 1024;
     printf("count=%ld rss_mib=%.0f bytes_per_co=%.0f seconds=%.2f", made, (double)peak / (1 << 20),
            (double)(peak - base) / (made ? made : 1), (t1 - t0) / 1e9);
     if (made < count)

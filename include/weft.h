@@ -800,16 +800,37 @@ WEFT_API int weft_group_close(weft_group *g);
  * what failed: ENOMEM, or EMFILE or ENFILE (no fd for its eventfd or its
  * epoll instance).
  *
- * The poller is io_uring (through liburing: one multishot poll request
- * per fd, armed by its first wait and submitted by the system call that
- * sleeps; one-shot requests per wait on kernels before 5.13) when weft was
- * built with liburing and the kernel allows it, else epoll (each fd
- * registered once, edge-triggered). WEFT_BACKEND=epoll or
- * WEFT_BACKEND=io_uring in the environment forces one; io_uring falls back
- * to epoll silently when it cannot start. Under valgrind the default is
- * epoll: valgrind holds its one lock while a thread sleeps in
+ * The poller is epoll (each fd registered once, edge-triggered) unless
+ * WEFT_BACKEND=io_uring in the environment asks for io_uring (through
+ * liburing: one multishot poll request per fd, armed by its first wait and
+ * submitted by the system call that sleeps; one-shot requests per wait on
+ * kernels before 5.13), which needs weft built with liburing and a kernel
+ * that allows it, and falls back to epoll otherwise: weft_backend_reason
+ * says why. WEFT_BACKEND=epoll asks for epoll. Under valgrind, ask for
+ * io_uring at a risk: valgrind holds its one lock while a thread sleeps in
  * io_uring_enter, so a loop waiting there for a worker or a callback
- * thread would wait for ever (forcing io_uring under valgrind risks it).
+ * thread would wait for ever.
+ *
+ * Why epoll is the default: both backends deliver readiness, so a request
+ * costs the same reads and writes, and what differs is the CPU spent
+ * around them. bench/io/run.sh measured both backends and the
+ * hand-written epoll loop in the same runs (server on one CPU, load on
+ * the other; server CPU per request or message, us, medians):
+ *                                  weft epoll  weft io_uring  epoll loop
+ *   run 1, 3 rounds  HTTP, 50 conns       10.29          10.83        8.26
+ *                    HTTP, 1,000 conns    13.11          13.64       11.39
+ *                    echo, 100 conns      10.29          11.68        9.96
+ *   run 2, 2 rounds  HTTP, 50 conns        7.85           7.88        7.22
+ *   (make bench)     HTTP, 1,000 conns    10.24          10.15        9.02
+ *                    echo, 100 conns       6.99           7.64        6.71
+ * epoll took less CPU on five of the six loads and 0.8% more on one; its
+ * rate was higher on HTTP in run 2 (75,000 against 52,900 requests/s at
+ * 50 connections, 54,000 against 48,200 at 1,000), io_uring's on echo
+ * (110,500 against 75,200 messages/s; as a share of the loop's echo rate,
+ * io_uring 1.47 and epoll 1.00 here, 1.38 and 1.09 in run 1, 0.87 and
+ * 1.09 in an earlier run): rates on this shared 2-CPU machine swing
+ * between runs, CPU per request less so.
+ * epoll also runs under valgrind and qemu, which do not model io_uring.
  *
  * fds: any pollable fd works (sockets of every type, pipes, FIFOs, ttys
  * and ptys, eventfds, timerfds, signalfds). The
@@ -847,6 +868,21 @@ WEFT_API int weft_group_close(weft_group *g);
 /* The backend of the calling thread's poller, or the one a new poller
  * would use: "io_uring" or "epoll". */
 WEFT_API const char *weft_backend(void);
+
+/* Why weft_backend() is what it is, as a static string to print:
+ * "BACKEND: reason", one of
+ *   "epoll: the default"
+ *   "epoll: WEFT_BACKEND=epoll"
+ *   "io_uring: WEFT_BACKEND=io_uring"
+ *   "epoll: io_uring was asked for, but weft was built without liburing"
+ *   "epoll: the kernel refused io_uring (ERRNO: what it means)", ERRNO
+ *     being the errno of the ring's setup: EPERM (the
+ *     kernel.io_uring_disabled sysctl, or not permitted here), ENOSYS (no
+ *     io_uring in the kernel, or a seccomp filter), ENOMEM, EMFILE or
+ *     ENFILE, EINVAL; another errno gives "(io_uring_queue_init failed)".
+ * Of the calling thread's poller, or of the one a new poller would use.
+ * Never fails. */
+WEFT_API const char *weft_backend_reason(void);
 
 /* Waits until fd is ready for events (POLLIN, POLLOUT or both). Returns
  * the events that are ready (an error or hang-up on the fd counts as

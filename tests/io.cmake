@@ -16,3 +16,9 @@ add_dependencies(test_io_chat example_chat)
 target_compile_definitions(test_io_kv PRIVATE WEFT_EXAMPLE_KV="$<TARGET_FILE:example_kv>"
   WEFT_EXAMPLE_FETCH="$<TARGET_FILE:example_fetch>" WEFT_EXAMPLE_HTTP="$<TARGET_FILE:example_http>")
 add_dependencies(test_io_kv example_kv example_fetch example_http)
+
+# test_io_backend makes the ring's setup fail on purpose.
+if(WEFT_HAVE_URING)
+  target_compile_definitions(test_io_backend PRIVATE WEFT_HAVE_URING=1)
+  target_link_options(test_io_backend PRIVATE LINKER:--wrap=io_uring_queue_init)
+endif()

@@ -10,11 +10,13 @@
 # echo with bench/io/load (100 connections of 64-byte ping-pong: messages/s,
 # p99, CPU per message), RSS per idle keep-alive connection (10,000), and
 # system calls per request (strace -c -f, short run); then the ratios
-# weft/epoll peer. Writes BUILD_DIR/bench/io/results.txt.
+# weft/epoll peer. Writes BUILD_DIR/bench/io/results.txt, and the medians
+# as JSON records, one a line, to BUILD_DIR/bench/io/results.jsonl.
 # Environment: SECONDS_WRK (10), SECONDS_ECHO (4), IDLE_N (10000),
 # SERVERS (default: "weft-io_uring weft-epoll epoll threads"), ROUNDS (2;
 # with more, the HTTP and echo runs repeat, servers taking turns, and the
-# summary takes the median of each figure; a shared machine needs it).
+# summary takes the median of each figure; a shared machine needs it),
+# SYSCALLS (1; 0 skips the strace run).
 set -u
 build=${1:-build}
 dir="$build/bench/io"
@@ -171,7 +173,9 @@ while [ $r -lt "$rounds" ]; do
     for s in $servers; do run_echo "$s"; done
 done
 for s in $servers; do run_idle "$s"; done
-if [ -n "$have_wrk" ] && [ -n "$have_strace" ]; then
+if [ "${SYSCALLS:-1}" = 0 ]; then
+    echo "system calls per request: skipped (SYSCALLS=0)"
+elif [ -n "$have_wrk" ] && [ -n "$have_strace" ]; then
     for s in $servers; do run_strace "$s"; done
 else
     echo "wrk or strace not found: system calls per request skipped"
@@ -180,7 +184,8 @@ fi
 # Medians of the rounds, then the ratios weft/epoll peer (cpu: lower is
 # better, rate: higher is better).
 echo "== io: medians of $rounds round(s) =="
-awk '
+: >"$dir/results.jsonl"
+awk -v jf="$dir/results.jsonl" '
 function add(k, v) { n[k]++; val[k, n[k]] = v }
 function med(k,    i, j, t, m) {
   m = n[k]; if (!m) return ""
@@ -188,6 +193,9 @@ function med(k,    i, j, t, m) {
   for (i = 2; i <= m; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
   return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2 }
 function r(x, y) { return (x + 0 > 0 && y + 0 > 0) ? sprintf("%.3f", x / y) : "n/a" }
+function rec(name, s, k, unit, none,    v) {
+  v = med(s SUBSEP k); if (none || v == "" || v !~ /^[0-9.]+$/) v = "null"
+  printf "{\"name\": \"%s\", \"impl\": \"%s\", \"value\": %s, \"unit\": \"%s\"}\n", name, s, v, unit > jf }
 { names[$1] = 1
   if ($2 ~ /^http/) { add($1 SUBSEP $2 SUBSEP "rps", $4); add($1 SUBSEP $2 SUBSEP "p99", $6); add($1 SUBSEP $2 SUBSEP "cpu", $8) }
   if ($2 == "echo") { add($1 SUBSEP "echo" SUBSEP "rps", $4); add($1 SUBSEP "echo" SUBSEP "p99", $6); add($1 SUBSEP "echo" SUBSEP "cpu", $8) }
@@ -202,6 +210,17 @@ END {
       line = line sprintf(" %-24s", med(s SUBSEP k SUBSEP "rps") "/" med(s SUBSEP k SUBSEP "p99") "/" med(s SUBSEP k SUBSEP "cpu"))
     }
     print line sprintf(" %-7s %s", med(s SUBSEP "idle" SUBSEP "b"), med(s SUBSEP "sys" SUBSEP "n"))
+    for (i = 1; i <= 3; i++) {
+      k = i == 1 ? "http50" : i == 2 ? "http1000" : "echo"
+      if (!n[s SUBSEP k SUBSEP "rps"]) continue
+      # No request served: no latency or CPU per request either.
+      none = med(s SUBSEP k SUBSEP "rps") + 0 == 0
+      rec(k "_rate", s, k SUBSEP "rps", k == "echo" ? "msg/s" : "req/s", 0)
+      rec(k "_p99", s, k SUBSEP "p99", "us", none)
+      rec(k "_cpu", s, k SUBSEP "cpu", "us", none)
+    }
+    if (n[s SUBSEP "idle" SUBSEP "b"]) rec("idle_bytes", s, "idle" SUBSEP "b", "B", 0)
+    if (n[s SUBSEP "sys" SUBSEP "n"]) rec("syscalls_per_request", s, "sys" SUBSEP "n", "calls", 0)
   }
   print "== io: ratios weft / hand-written epoll server =="
   for (s in names) {

@@ -835,3 +835,11 @@ const char *weft_backend(void)
         return s->poller->ops->name;
     return weft__poll_default();
 }
+
+const char *weft_backend_reason(void)
+{
+    weft__sched *s = weft__sched_cur;
+    if (s && s->poller)
+        return s->poller->why;
+    return weft__poll_default_why();
+}

@@ -1,6 +1,6 @@
-/* The part of the poller that both backends share: choosing one, the table
- * of fds, posts from other threads (an eventfd and a locked list), and
- * fork.
+/* The part of the poller that both backends share: the table of fds,
+ * posts from other threads (an eventfd and a locked list), and fork
+ * (choosing a backend is choose.c's).
  *
  * fork: the child is a copy of the forking thread only, and shares the
  * parent's epoll set or io_uring ring and eventfd, which would hand each
@@ -15,10 +15,8 @@
 #include "poll/poll.h"
 
 #include "base/sys.h"
-#include "base/tools.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -29,26 +27,6 @@
 static __thread weft__poller *mine;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static void fork_register(void);
-
-#ifdef WEFT_HAVE_URING
-/* "epoll", "io_uring", or NULL: no preference. */
-static const char *forced(void)
-{
-    const char *b = getenv("WEFT_BACKEND");
-    if (b && (strcmp(b, "epoll") == 0 || strcmp(b, "io_uring") == 0))
-        return b;
-    return NULL;
-}
-#endif
-
-static int try_backend(weft__poller *p, const weft__poll_ops *ops)
-{
-    p->ops = ops;
-    if (ops->init(p) == 0)
-        return 0;
-    p->ops = NULL;
-    return -1;
-}
 
 weft__poller *weft__poll_new(weft__poll_cb cb, void *ctx)
 {
@@ -64,18 +42,7 @@ weft__poller *weft__poll_new(weft__poll_cb cb, void *ctx)
         return NULL;
     }
     pthread_mutex_init(&p->mu, NULL);
-    int ok = -1;
-#ifdef WEFT_HAVE_URING
-    const char *f = forced();
-    /* Under valgrind, only when asked for: valgrind keeps its one lock
-     * through io_uring_enter, so a wait for completions stops the threads
-     * (workers, callbacks) that would end it. */
-    if (f ? strcmp(f, "io_uring") == 0 : !weft__tools_valgrind)
-        ok = try_backend(p, &weft__poll_uring);
-#endif
-    if (ok != 0)
-        ok = try_backend(p, &weft__poll_epoll);
-    if (ok != 0) {
+    if (weft__poll_pick(p) != 0) {
         int e = errno;
         weft__sys_close(p->evfd);
         pthread_mutex_destroy(&p->mu);
@@ -125,9 +92,13 @@ int weft__poll_renew(weft__poller *p)
     pthread_mutex_unlock(&p->mu);
     const weft__poll_ops *ops = p->ops;
     int ok = ops->init(p);
-    if (ok != 0 && ops != &weft__poll_epoll && weft__poll_epoll.init(p) == 0) {
-        ops = &weft__poll_epoll;
-        ok = 0;
+    if (ok != 0 && ops != &weft__poll_epoll) {
+        int e = errno;
+        if (weft__poll_epoll.init(p) == 0) {
+            ops = &weft__poll_epoll;
+            ok = 0;
+            p->why = weft__poll_refused(e);
+        }
     }
     if (ok != 0) {
         int e = errno;
@@ -329,29 +300,4 @@ int weft__poll_drain(weft__poller *p)
     }
     pthread_mutex_unlock(&p->mu);
     return n;
-}
-
-const char *weft__poll_default(void)
-{
-    static _Atomic(const char *) chosen;
-    const char *c = atomic_load(&chosen);
-    if (c)
-        return c;
-    c = weft__poll_epoll.name;
-#ifdef WEFT_HAVE_URING
-    const char *f = forced();
-    if (!f || strcmp(f, "io_uring") == 0) {
-        weft__poller probe;
-        memset(&probe, 0, sizeof probe);
-        probe.evfd = -1;
-        probe.epfd = -1;
-        probe.ops = &weft__poll_uring;
-        if (weft__poll_uring.init(&probe) == 0) {
-            weft__poll_uring.fini(&probe);
-            c = weft__poll_uring.name;
-        }
-    }
-#endif
-    atomic_store(&chosen, c);
-    return c;
 }

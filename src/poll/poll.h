@@ -103,12 +103,12 @@ struct weft__poller {
      * (poll.c, fork): the backend's state is gone, evfd is -1. */
     int stale;
     struct weft__poller *next_mine; /* the pollers of this thread */
+    const char *why;                /* weft_backend_reason (choose.c) */
 };
 
-/* Creates the poller of the calling thread: io_uring when built with it
- * and the kernel allows it, else epoll; WEFT_BACKEND=epoll|io_uring in the
- * environment forces one (io_uring falls back to epoll when it cannot
- * start). NULL with errno on failure. In a child of fork, the forking
+/* Creates the poller of the calling thread: epoll, or io_uring when
+ * WEFT_BACKEND=io_uring asks for it, weft was built with liburing and the
+ * kernel allows it (choose.c). NULL with errno on failure. In a child of fork, the forking
  * thread's pollers get kernel objects of their own (poll.c). */
 weft__poller *weft__poll_new(weft__poll_cb cb, void *ctx);
 /* On the thread that made p. */
@@ -158,8 +158,15 @@ void weft__poll_post(weft__poller *p, weft__post *post);
 /* On the owner's thread: takes post back if it is still queued. */
 void weft__poll_unpost(weft__poller *p, weft__post *post);
 
-/* Which backend a new poller of this process would use (probed once). */
+/* choose.c: sets p's backend (p->ops, initialised) and p->why; -1 with
+ * errno when not even epoll can start. */
+int weft__poll_pick(weft__poller *p);
+/* Which backend a new poller of this process would use (probed once),
+ * and why: a static string "BACKEND: reason" (weft_backend_reason). */
 const char *weft__poll_default(void);
+const char *weft__poll_default_why(void);
+/* The reason for epoll when io_uring_queue_init failed with errno e. */
+const char *weft__poll_refused(int e);
 
 /* For the backends: ready fd for dir, hands its waiter to the callback. */
 static inline int weft__poll_ready(weft__poller *p, weft__pfd *r, int dir)
