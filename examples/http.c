@@ -56,7 +56,7 @@ static void *serve(void *arg)
     weft_buf *b = weft_buf_new(fd, 1024);
     char line[2048]; /* a head (each of its lines, and all of them) fits */
     while (b && !close) {
-        if (!weft_buf_buffered(b) && weft_wait_fd(fd, POLLIN, -1) < 0)
+        if (weft_buf_fill(b, -1) <= 0)
             break; /* idle as long as it likes; a begun head has 10 s */
         int64_t dl = weft_after(WEFT_S(10));
         ssize_t n = weft_buf_read_line(b, line, sizeof line, dl);

@@ -1060,6 +1060,15 @@ WEFT_API weft_buf *weft_buf_new(int fd, size_t size);
 /* Frees b (NULL is ignored), dropping what it buffered: flush first. */
 WEFT_API void weft_buf_free(weft_buf *b);
 
+/* Makes sure something is buffered: when nothing is, reads the fd once
+ * (waiting until the deadline for it to be readable), without consuming
+ * anything. A server waits with it for the next request on an idle
+ * connection and then gives the request its own deadline, in one system
+ * call when the request is there (weft_wait_fd would look with poll(2)
+ * first). Returns the number of bytes now buffered, 0 at end of file, or
+ * -1 with errno: EINVAL (b is NULL), and those of weft_read. */
+WEFT_API ssize_t weft_buf_fill(weft_buf *b, int64_t deadline);
+
 /* Reads up to len bytes: the buffered ones, or else those of one read of
  * the fd. Returns their number, 0 at end of file (or len 0), or -1 with
  * errno: EINVAL (b is NULL, or dst is NULL while len > 0), and those of

@@ -202,10 +202,37 @@ static void bad_input(void)
     weft_close(p[1]);
 }
 
+/* weft_buf_fill: waits for something to read, consumes nothing. */
+static void fills(void)
+{
+    int sv[2];
+    CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    weft_buf *b = weft_buf_new(sv[0], 0);
+    char got[8];
+    CHECK_ERR(weft_buf_fill(b, 0), -1, EAGAIN);
+    CHECK_ERR(weft_buf_fill(b, weft_after(WEFT_MS(5))), -1, ETIMEDOUT);
+    CHECK_INT(weft_write(sv[1], "abc", 3, -1), 3);
+    CHECK_INT(weft_buf_fill(b, -1), 3);
+    CHECK_INT(weft_buf_buffered(b), 3);
+    CHECK_INT(weft_write(sv[1], "d", 1, -1), 1);
+    CHECK_INT(weft_buf_fill(b, 0), 3); /* something is buffered: no read */
+    CHECK_INT(weft_buf_read(b, got, sizeof got, -1), 3);
+    CHECK(memcmp(got, "abc", 3) == 0);
+    weft_close(sv[1]);
+    CHECK_INT(weft_buf_fill(b, -1), 1);
+    CHECK_INT(weft_buf_read(b, got, sizeof got, -1), 1);
+    CHECK_INT(weft_buf_fill(b, -1), 0); /* end of file */
+    CHECK_INT(weft_buf_fill(b, -1), 0);
+    CHECK_ERR(weft_buf_fill(NULL, -1), -1, EINVAL);
+    weft_buf_free(b);
+    weft_close(sv[0]);
+}
+
 static void *main_task(void *arg)
 {
     (void)arg;
     lines();
+    fills();
     limits();
     deadlines_and_eof();
     writes();

@@ -87,6 +87,18 @@ static void take(weft_buf *b, void *dst, size_t n)
         b->rpos = 0;
 }
 
+ssize_t weft_buf_fill(weft_buf *b, int64_t deadline)
+{
+    if (!b) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (b->rlen || b->eof)
+        return (ssize_t)b->rlen;
+    ssize_t n = fill(b, 0, deadline);
+    return n < 0 ? -1 : (ssize_t)b->rlen;
+}
+
 ssize_t weft_buf_read(weft_buf *b, void *dst, size_t len, int64_t deadline)
 {
     if (!b || (len && !dst)) {
