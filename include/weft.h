@@ -289,9 +289,10 @@ WEFT_API int64_t weft_now(void);
 #define WEFT_S(n) ((int64_t)(n)*1000000000)
 
 /* The deadline ns nanoseconds from now: weft_now() + ns, saturated at
- * INT64_MAX; -1 (no deadline) when ns is negative. weft_after(0) is a
- * deadline that has passed (ETIMEDOUT), unlike deadline 0 (EAGAIN). Never
- * fails; usable anywhere. */
+ * INT64_MAX, and never below 1. A negative ns is a moment ago, a deadline
+ * that has passed, like weft_after(0) (ETIMEDOUT; unlike deadline 0,
+ * EAGAIN): it is never "no deadline", which is -1 itself. Never fails;
+ * usable anywhere. */
 WEFT_API int64_t weft_after(int64_t ns);
 
 /* 1 when the deadline has come (0 always has, a negative one never), else
@@ -372,7 +373,8 @@ WEFT_API int weft_cancel(weft_co *task);
  * the relock of weft_cond_wait, a started weft_offload) are not cut short
  * by a shield's deadline. A deadlock (see weft_run) cancels shielded
  * tasks too. The weft_shield is the caller's (usually a local), private,
- * and must stay in place until its weft_shield_end. */
+ * and must stay in place until its weft_shield_end: a task that returns
+ * with a shield open gets a "weft: " line and an abort. */
 typedef struct weft_shield {
     unsigned magic;
     void *prev;
@@ -1088,14 +1090,11 @@ WEFT_API ssize_t weft_buf_read(weft_buf *b, void *dst, size_t len, int64_t deadl
 WEFT_API ssize_t weft_buf_read_until(weft_buf *b, int delim, void *dst, size_t limit,
                                      int64_t deadline);
 
-/* Reads a line ending with "
-" (or the last one, at end of file), stores
- * it without the "
-" or "
-" and NUL-terminated in line, whose size
- * bytes must hold the line and its "
-" (so a line of at most size - 1
- * bytes). Returns the length of the stored line (0 for an empty line), or
+/* Reads a line ending with a newline byte (or the last one, at end of
+ * file), stores it without its newline, and without a carriage return
+ * before it (so "\r\n" lines lose both bytes), NUL-terminated in line,
+ * whose size bytes must hold the line and its newline (so a line of at
+ * most size - 1 bytes). Returns the length of the stored line (0 for an empty line), or
  * -1 with errno:
  *   ENODATA   end of file, nothing left;
  *   EMSGSIZE  the line does not fit (its first size bytes stay buffered);

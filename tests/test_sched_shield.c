@@ -16,7 +16,9 @@ static void helpers(void)
     CHECK_INT(WEFT_US(3), 3000);
     CHECK_INT(WEFT_MS(3), 3000000);
     CHECK_INT(WEFT_S(3), 3000000000LL);
-    CHECK_INT(weft_after(-5), -1);
+    /* A negative duration is a moment ago, never "no deadline". */
+    CHECK(weft_after(-5) >= 1 && weft_after(-5) <= weft_now());
+    CHECK_INT(weft_after(INT64_MIN), 1);
     CHECK_INT(weft_after(INT64_MAX), INT64_MAX);
     int64_t now = weft_now(), d = weft_after(WEFT_S(10));
     CHECK(d >= now + WEFT_S(10));
@@ -209,6 +211,20 @@ static void misordered(void *arg)
     weft_run(ends_outer_first, NULL, NULL);
 }
 
+static void *returns_shielded(void *arg)
+{
+    (void)arg;
+    weft_shield a;
+    weft_shield_begin(&a, -1);
+    return NULL; /* a's frame is gone, the task record still points to it */
+}
+
+static void left_open(void *arg)
+{
+    (void)arg;
+    weft_run(returns_shielded, NULL, NULL);
+}
+
 static void bad_input(void)
 {
     CHECK_ERR(weft_shield_begin(NULL, -1), -1, EINVAL);
@@ -223,6 +239,9 @@ static void misuse_aborts(void)
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
     CHECK(strstr(buf, "weft: weft_shield_end of a shield that is not the task's innermost") !=
           NULL);
+    st = test_fork(left_open, NULL, buf, sizeof buf);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    CHECK(strstr(buf, "weft: a task returned with a shield open") != NULL);
 }
 
 /* ---- channels refuse to drop elements ------------------------------------ */

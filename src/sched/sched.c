@@ -24,10 +24,12 @@ int64_t weft_now(void)
 
 int64_t weft_after(int64_t ns)
 {
-    if (ns < 0)
-        return -1;
     int64_t now = weft_now();
-    return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+    if (ns > INT64_MAX - now)
+        return INT64_MAX;
+    /* A moment ago stays a deadline that has passed: not 0 (EAGAIN), nor
+     * negative (no deadline). */
+    return now + ns >= 1 ? now + ns : 1;
 }
 
 /* For "since when" in dumps: cheap, a few ms coarse. */
@@ -335,6 +337,9 @@ weft_co *weft_spawn(weft_fn fn, void *arg, const weft_opts *opts)
  * freed here, its stack no longer in use. */
 static void finish(weft__sched *s, weft__task *t, void *ret)
 {
+    if (unlikely(t->shield)) /* it points into the frames just left */
+        weft__co_die(t->co, "a task returned with a shield open (weft_shield_begin without "
+                            "weft_shield_end)");
     t->state = T_DONE;
     t->result = ret;
     s->live--;
