@@ -22,6 +22,9 @@ static inline void hook_test_init(char **argv)
     if (test_under_is("asan") || test_under_is("tsan") || test_under_is("valgrind"))
         test_skip("LD_PRELOAD is not run under sanitizers or valgrind; the _linked twin of this "
                   "test covers it");
+    /* The re-exec below needs a native binary (or binfmt_misc). */
+    if (test_under_is("qemu"))
+        test_skip("LD_PRELOAD is not run under qemu-user; the _linked twin of this test covers it");
     const char *pre = getenv("LD_PRELOAD");
     if (!pre || !strstr(pre, WEFT_HOOK_PRELOAD)) {
         setenv("LD_PRELOAD", WEFT_HOOK_PRELOAD, 1);

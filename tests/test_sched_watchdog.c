@@ -212,7 +212,10 @@ int main(void)
     CHECK(strstr(out, "'sleeper' has run for "));
     CHECK(strstr(out, "'first' has run for "));
     CHECK(strstr(out, " ms without giving the thread back; where it is:\n"));
-    CHECK(strstr(out, "(watchdog_sleeper+")); /* the backtrace, with -rdynamic */
+    /* The backtrace, with -rdynamic; qemu-user's signal frames do not
+     * unwind on every architecture. */
+    if (!test_under_is("qemu"))
+        CHECK(strstr(out, "(watchdog_sleeper+"));
     /* No watchdog: nothing. */
     st = test_fork(env_child, NULL, out, sizeof out);
     CHECK_EXITED(st, 0, out);
