@@ -101,11 +101,14 @@ WEFT_API int gethostbyname_r(const char *name, struct hostent *ret, char *buf, s
 }
 
 /* The non-reentrant forms: one result per thread, in a buffer that grows
- * as needed and is freed when the thread ends. */
+ * as needed and is freed when the thread ends. Tasks of one thread take
+ * turns on it (mu): two lookups in flight on workers at once would fill
+ * the one buffer together. As with libc's, the next call overwrites it. */
 typedef struct last_host {
     struct hostent he;
     char *buf;
     size_t cap;
+    weft_mutex mu;
 } last_host;
 
 static pthread_key_t last_key;
@@ -123,6 +126,8 @@ static void last_init(void)
     pthread_key_create(&last_key, last_free);
 }
 
+static struct hostent *byname_locked(last_host *l, const char *name, int af);
+
 static struct hostent *byname(const char *name, int af)
 {
     pthread_once(&last_once, last_init);
@@ -133,7 +138,19 @@ static struct hostent *byname(const char *name, int af)
             h_errno = NETDB_INTERNAL;
             return NULL;
         }
+        weft_mutex_init(&l->mu);
     }
+    if (weft_mutex_lock(&l->mu, -1) != 0) { /* cancelled */
+        h_errno = NETDB_INTERNAL;
+        return NULL;
+    }
+    struct hostent *r = byname_locked(l, name, af);
+    weft_mutex_unlock(&l->mu);
+    return r;
+}
+
+static struct hostent *byname_locked(last_host *l, const char *name, int af)
+{
     for (;;) {
         if (!l->buf) {
             size_t cap = l->cap ? l->cap : 1024;
