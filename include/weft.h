@@ -318,6 +318,58 @@ WEFT_API int weft_expired(int64_t deadline);
  *            abandoned (reported on stderr, never freed). */
 WEFT_API int weft_run(weft_fn main, void *arg, void **result);
 
+/* Runs main(arg) as weft_run does, on n worker threads (n = 0: one per CPU
+ * the process may use, sched_getaffinity), each with its own scheduler,
+ * poller, timers, stack pool and fd table. main starts on worker 0, which
+ * is the calling thread; the others are threads this call starts and
+ * joins. Returns when every task of every worker has finished, with
+ * weft_run's deadlock check taken across all workers (the report lists
+ * the tasks of each). weft_run is the one-thread case and pays nothing
+ * for this one.
+ *
+ * Placement. weft_spawn puts a task on the spawning worker. A worker with
+ * nothing to run steals half of the tasks that another worker has spawned
+ * and not yet started; a task that has started never changes threads, so
+ * that thread-local addresses (errno's) cached across a switch and
+ * pthread locks held across a wait stay right. Tasks on shared stacks and
+ * tasks of groups are never stolen: they run where they were spawned.
+ * Idle workers sleep in their poller; one that finds work while others
+ * sleep wakes one more, and a spawn wakes a sleeping worker only when no
+ * worker is already looking for work.
+ *
+ * Across workers, channels (and select over them), mutexes, condition
+ * variables, wait groups, semaphores, futures, event channels, weft_join
+ * and weft_cancel work between tasks of different workers. Objects whose
+ * waiters are on different workers must not live in the frames of a
+ * shared-stack task (those frames move). Groups, generators and fds
+ * belong to the worker that made them. The run order of weft_run holds
+ * among the tasks of one worker, except that spawned tasks that have not
+ * started run newest first (the oldest are the ones stolen). A plain
+ * thread that is not a weft worker may send and receive on a channel of
+ * such a run (see weft_chan_send) and complete futures.
+ *
+ * Errors as for weft_run, and:
+ *   EINVAL  n is larger than WEFT_WORKERS_MAX;
+ *   EAGAIN  a worker thread could not be started (pthread_create). */
+#define WEFT_WORKERS_MAX 1024
+WEFT_API int weft_run_threads(unsigned n, weft_fn main, void *arg, void **result);
+
+/* Spawns as weft_spawn does, on worker `worker` (0 .. weft_workers() - 1)
+ * of the caller's run, for programs that shard by hand; the task is
+ * pinned there and never stolen. Returns the task, or NULL with errno:
+ *   EPERM   not called from a task of weft_run or weft_run_threads;
+ *   EINVAL  worker is out of range, fn is NULL, or opts is invalid;
+ *   ENOMEM  as for weft_spawn. */
+WEFT_API weft_co *weft_spawn_on(int worker, weft_fn fn, void *arg, const weft_opts *opts);
+
+/* The index of the calling thread's worker (0 under weft_run), or -1 with
+ * errno EPERM on a thread that runs no scheduler. */
+WEFT_API int weft_worker(void);
+
+/* The number of workers of the calling thread's run (1 under weft_run),
+ * or 0 with errno EPERM on a thread that runs no scheduler. */
+WEFT_API int weft_workers(void);
+
 /* Creates a task that will run fn(arg) and puts it at the back of the
  * ready queue; it starts when the caller next blocks or pauses. opts as
  * for weft_co_new. The handle is valid until weft_join frees it, or until
