@@ -559,9 +559,12 @@ static void finish(weft__sched *s, weft__task *t, void *ret)
              * itself, until its claim has been tried. */
             if (__atomic_compare_exchange_n(&t->joiner, &j, JOIN_WAKING, 0, __ATOMIC_ACQ_REL,
                                             __ATOMIC_ACQUIRE)) {
-                if (weft__claim(j, 0))
-                    weft__deliver(j, 0, 0);
+                /* t may be freed as soon as the joiner runs: done with
+                 * it before the joiner is woken. */
+                int claimed = weft__claim(j, 0);
                 __atomic_store_n(&t->joiner, JOIN_DONE, __ATOMIC_RELEASE);
+                if (claimed)
+                    weft__deliver(j, 0, 0);
                 return;
             }
         }
@@ -801,7 +804,10 @@ weft__task *weft__task_of(weft_co *co)
         errno = EINVAL;
         return NULL;
     }
-    if (co->state == ST_FREED) {
+    /* With several workers the task may be running elsewhere: its state
+     * is its worker's to read. */
+    weft__sched *s = weft__sched_cur;
+    if ((!s || !s->mt) && co->state == ST_FREED) {
         /* A freed task was joined (its memory not yet reused). */
         errno = co->task ? EDEADLK : EINVAL;
         return NULL;
