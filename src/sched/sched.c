@@ -693,6 +693,7 @@ void weft__loop_mt(weft__sched *s)
         for (size_t n = s->nready; n && s->nready; n--)
             run_one(s, weft__ready_pop(s, !s->budget));
         weft__inbox_drain(s);
+        weft__dump_poll(s);
         if (s->nheap)
             weft__timer_fire(s, weft_now());
         /* One unstarted task a round, so that a pair of tasks that keep

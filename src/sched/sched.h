@@ -211,6 +211,7 @@ struct weft__sched {
     int spinner;         /* woken to look for work, still looking */
     int idle;            /* in weft__mt_idle (under the world's lock) */
     int idle_outside;    /* ...with a deadline or a wait on the world outside */
+    unsigned dump_seen;  /* the last weft_dump request it answered */
 };
 
 /* Stores of the fields the watchdog reads from its thread. */
@@ -725,6 +726,11 @@ int weft__steal(weft__sched *s);
 /* Nothing to do: sleeps until work, a deadline or the end; returns 1 when
  * the run is over (every task of every worker finished, or abandoned). */
 int weft__mt_idle(weft__sched *s);
+/* weft_dump with several workers: each writes its own list; the caller
+ * waits (sleeping) until all have. 0. */
+int weft__dump_all(weft__sched *s);
+/* A worker's loop answers a weft_dump request, if one is new. */
+void weft__dump_poll(weft__sched *s);
 /* sched.c's, for workers.c: links t into (and out of) s's list of tasks;
  * runs a worker's loop; sets up and tears down a scheduler. */
 void weft__all_link(weft__sched *s, weft__task *t);
