@@ -467,7 +467,7 @@ weft_co *weft__spawn_at(weft__sched *s, weft__sched *to, weft_fn fn, void *arg,
             weft__spin_lock(&s->fresh_lk);
             weft__task **top = &s->fresh[(s->fresh_top + s->fresh_n - 1) & (s->fresh_cap - 1)];
             if (s->fresh_n && *top == t)
-                __atomic_store_n(&s->fresh_n, s->fresh_n - 1, __ATOMIC_SEQ_CST);
+                __atomic_store_n(&s->fresh_n, s->fresh_n - 1, __ATOMIC_RELAXED);
             else
                 t = NULL;
             weft__spin_unlock(&s->fresh_lk);

@@ -139,11 +139,14 @@ void weft__fresh_push(weft__sched *s, weft__task *t)
     }
     t->state = T_READY;
     *ring_at(s, s->fresh_n) = t;
-    __atomic_store_n(&s->fresh_n, s->fresh_n + 1, __ATOMIC_SEQ_CST);
+    /* No fence between this store and the load of nsleep below: a worker
+     * going to sleep may miss this task, and a sleeper may be missed, but
+     * then this worker runs it itself; the next spawn wakes the sleeper. */
+    __atomic_store_n(&s->fresh_n, s->fresh_n + 1, __ATOMIC_RELAXED);
     weft__spin_unlock(&s->fresh_lk);
     weft__world *w = s->world;
-    if (__atomic_load_n(&w->nsleep, __ATOMIC_SEQ_CST) &&
-        !__atomic_load_n(&w->spinning, __ATOMIC_SEQ_CST))
+    if (__atomic_load_n(&w->nsleep, __ATOMIC_RELAXED) &&
+        !__atomic_load_n(&w->spinning, __ATOMIC_RELAXED))
         wake_spinner(w, s);
 }
 
@@ -155,7 +158,7 @@ weft__task *weft__fresh_pop(weft__sched *s)
     weft__spin_lock(&s->fresh_lk);
     if (s->fresh_n) {
         t = *ring_at(s, s->fresh_n - 1);
-        __atomic_store_n(&s->fresh_n, s->fresh_n - 1, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&s->fresh_n, s->fresh_n - 1, __ATOMIC_RELAXED);
     }
     weft__spin_unlock(&s->fresh_lk);
     return t;
@@ -189,7 +192,7 @@ int weft__steal(weft__sched *s)
         for (; got < take; got++)
             s->stolen[got] = *ring_at(v, got);
         v->fresh_top = (v->fresh_top + got) & (v->fresh_cap - 1);
-        __atomic_store_n(&v->fresh_n, v->fresh_n - got, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&v->fresh_n, v->fresh_n - got, __ATOMIC_RELAXED);
         weft__spin_unlock(&v->fresh_lk);
         if (!got)
             continue;
