@@ -421,11 +421,16 @@ static inline int weft__late(int64_t deadline)
  * needs room kept for it. Returns 0 once t runs again, or -1 with errno
  * ENOMEM when t could not leave (no memory to save t's own frames for the
  * next task, nor to reach the loop). */
+weft__task *weft__fresh_pop(weft__sched *s);
+
 static inline int weft__switch_out(weft__sched *s, weft__task *t)
 {
-    if (s->nready && s->budget && !s->pins) {
+    weft__task *n = NULL;
+    if (s->budget && !s->pins &&
+        (s->nready || (unlikely(s->mt) && WEFT__LOAD(s->fresh_n) && (n = weft__fresh_pop(s))))) {
         WEFT__PUBLISH(s->budget, s->budget - 1);
-        weft__task *n = weft__ready_pop(s, 0);
+        if (s->nready)
+            n = weft__ready_pop(s, 0);
         WEFT__PUBLISH(s->current, n);
         n->state = T_RUNNING;
         if (n == t) /* a task that paused alone just goes on */
