@@ -14,20 +14,27 @@
  * Each seed runs in a forked child, so that a crash or a hang (an alarm)
  * is reported with its seed and the other seeds go on.
  *
- * Usage: stress [-s SEED] [-n SEEDS] [-o OPS] [-k KIND] [-m MASK] [-t SECS] [-F] [-v]
+ * Usage: stress [-s SEED] [-n SEEDS] [-o OPS] [-k KIND] [-m MASK] [-w WORKERS] [-b BATCH]
+ *               [-H TASKS] [-t SECS] [-F] [-v]
  *   -s  first seed (default 1)           -n  number of seeds (default 20)
  *   -o  operations per seed (default 20000)
  *   -k  stack kind of tasks and generators: auto (the process default,
  *       WEFT_STACK=shared|private), private, shared, or mixed (each at
  *       random, explicit kinds included); default auto
  *   -m  bit mask of the scenarios to run (default all; see scen_names)
+ *   -w  run each seed under weft_run_threads(WORKERS) (0: one per CPU)
+ *       instead of weft_run
+ *   -b  at most BATCH scenarios at once (default 4)
+ *   -H  carrier tasks of one hop scenario (default 3000; 300 under a tool)
  *   -t  seconds before a seed counts as hung (default 60)
  *   -F  run the seeds in this process, without forking (for a debugger)
  *   -v  print each seed and its operation count
  * Prints the operations done across all seeds and the seeds that failed,
  * each with the command that reproduces it. Without arguments, as run by
  * the test suite (test_stress), a fixed set of seeds sized for the tool
- * named by WEFT_TEST_UNDER. */
+ * named by WEFT_TEST_UNDER; built as test_stress_mt, the same on 8 workers,
+ * then one hop scenario of a million tasks (stress -w 8 -m 0x100 -b 1 -o 1
+ * -H 1000000). */
 #include "check.h"
 #include "io_util.h"
 #include "weft.h"
