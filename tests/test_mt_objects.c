@@ -1,7 +1,8 @@
 /* The sched layer's objects between tasks of different workers of
  * weft_run_threads (placed with weft_spawn_on): channels and select,
  * close, mutex, cond, wait group, semaphore, futures (also completed by a
- * plain thread), join, cancel, deadlines, and a plain thread on a channel.
+ * plain thread), event channels, join, cancel, deadlines, a plain thread
+ * on a channel, and each worker's own fds.
  * The objects are static: a shared-stack task's frames move, and the
  * suite also runs with shared stacks as the default. */
 #include "check.h"
@@ -714,6 +715,131 @@ static void *future_main(void *arg)
     return OK;
 }
 
+/* ---- event channels ------------------------------------------------------- */
+
+static weft_events *ev;
+static int ev_n;
+
+static void *event_poster(void *arg)
+{
+    /* A task of another worker posts the odd values. */
+    (void)arg;
+    for (int i = 1; i < 2 * ev_n; i += 2) {
+        while (weft_events_post(ev, (void *)(intptr_t)i) != 0) {
+            CHECK_INT(errno, EAGAIN); /* full: the receiver is behind */
+            CHECK_INT(weft_pause(), 0);
+        }
+    }
+    return NULL;
+}
+
+static void *thread_poster(void *arg)
+{
+    /* A plain thread posts the even values. */
+    (void)arg;
+    for (int i = 0; i < 2 * ev_n; i += 2) {
+        while (weft_events_post(ev, (void *)(intptr_t)i) != 0) {
+            CHECK_INT(errno, EAGAIN);
+            sched_yield();
+        }
+    }
+    return NULL;
+}
+
+static void *event_receiver(void *arg)
+{
+    (void)arg;
+    static atomic_int seen[2 * 3000];
+    int last[2] = {-2, -1};
+    for (int n = 0; n < 2 * ev_n; n++) {
+        void *v = NULL;
+        if (n % 2) {
+            CHECK_INT(weft_events_recv(ev, &v, -1), 0);
+        } else {
+            weft_case c = {.op = WEFT_EVENT, .ev = ev, .elem = &v};
+            CHECK_INT(weft_select(&c, 1, -1), 0);
+            CHECK_INT(c.err, 0);
+        }
+        int i = (int)(intptr_t)v;
+        CHECK(i >= 0 && i < 2 * ev_n);
+        CHECK_INT(i, last[i % 2] + 2); /* each poster's events in order */
+        last[i % 2] = i;
+        atomic_fetch_add(&seen[i], 1);
+    }
+    void *v;
+    CHECK_ERR(weft_events_recv(ev, &v, weft_after(WEFT_MS(1))), -1, ETIMEDOUT);
+    CHECK_INT(weft_events_close(ev), 0);
+    CHECK_ERR(weft_events_recv(ev, &v, -1), -1, EPIPE);
+    for (int i = 0; i < 2 * ev_n; i++)
+        CHECK_INT(atomic_load(&seen[i]), 1);
+    return NULL;
+}
+
+static void *events_main(void *arg)
+{
+    (void)arg;
+    ev_n = slow() ? 300 : 3000;
+    CHECK((ev = weft_events_new(16)) != NULL);
+    weft_co *r = on(1, event_receiver, NULL), *p = on(2, event_poster, NULL);
+    pthread_t t;
+    CHECK_INT(pthread_create(&t, NULL, thread_poster, NULL), 0);
+    join(p);
+    join(r);
+    CHECK_INT(pthread_join(t, NULL), 0);
+    weft_events_free(ev);
+    return OK;
+}
+
+/* ---- each worker its own fds and timers ----------------------------------- */
+
+static void *fd_writer(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    for (int i = 0; i < 200; i++) {
+        unsigned char b = (unsigned char)i;
+        CHECK_INT(weft_write(fd, &b, 1, -1), 1);
+        if (i % 16 == 0)
+            CHECK_INT(weft_sleep(weft_after(WEFT_US(100))), 0);
+    }
+    CHECK_INT(weft_close(fd), 0);
+    return NULL;
+}
+
+static void *fd_pair(void *arg)
+{
+    /* A pipe made on this worker, read here by this task and written by
+     * another task that is pinned here too. */
+    (void)arg;
+    int p[2];
+    CHECK_INT(pipe(p), 0);
+    weft_co *w = on(weft_worker(), fd_writer, (void *)(intptr_t)p[1]);
+    int n = 0;
+    for (;;) {
+        unsigned char b[64];
+        ssize_t r = weft_read(p[0], b, sizeof b, -1);
+        CHECK(r >= 0);
+        if (r == 0)
+            break;
+        for (ssize_t i = 0; i < r; i++)
+            CHECK_INT(b[i], (unsigned char)n++);
+    }
+    CHECK_INT(n, 200);
+    join(w);
+    CHECK_INT(weft_close(p[0]), 0);
+    return NULL;
+}
+
+static void *fds_main(void *arg)
+{
+    (void)arg;
+    weft_co *t[W];
+    for (int k = 0; k < W; k++)
+        t[k] = on(k, fd_pair, NULL);
+    for (int k = 0; k < W; k++)
+        join(t[k]);
+    return OK;
+}
+
 /* ---- join ----------------------------------------------------------------- */
 
 static weft_chan *gate;
@@ -1051,10 +1177,11 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         weft_fn fn;
-    } tests[] = {{"chan", chan_main},     {"close", close_main},       {"select", select_main},
-                 {"mutex", mutex_main},   {"cond", cond_main},         {"wg", wg_main},
-                 {"sem", sem_main},       {"future", future_main},     {"join", join_main},
-                 {"cancel", cancel_main}, {"deadline", deadline_main}, {"thread", thread_main}};
+    } tests[] = {{"chan", chan_main},         {"close", close_main},   {"select", select_main},
+                 {"mutex", mutex_main},       {"cond", cond_main},     {"wg", wg_main},
+                 {"sem", sem_main},           {"future", future_main}, {"events", events_main},
+                 {"fds", fds_main},           {"join", join_main},     {"cancel", cancel_main},
+                 {"deadline", deadline_main}, {"thread", thread_main}};
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)

@@ -1,7 +1,8 @@
 /* weft_run_threads, weft_spawn_on, weft_worker and weft_workers: the number
  * of workers, where main and spawned tasks run, results, the end of a run,
  * the errors, stealing (and what is never stolen), started tasks that stay
- * on their thread, and a deadlock across workers. */
+ * on their thread, the run order of unstarted tasks, and a deadlock across
+ * workers. */
 #include "check.h"
 #include "weft.h"
 
@@ -752,6 +753,62 @@ static void test_stays(void)
     CHECK_INT(weft_sem_destroy(&r.sem), 0);
 }
 
+/* ---- run order: unstarted spawned tasks run newest first ------------------ */
+
+static char order[8];
+static atomic_int norder;
+
+static void *append(void *arg)
+{
+    order[atomic_fetch_add(&norder, 1)] = (char)(intptr_t)arg;
+    return NULL;
+}
+
+/* Spawns a, b, c with opts and lets them run: no other worker can take
+ * them (one worker, or tasks that are never stolen). */
+static void spawn_abc(const weft_opts *o)
+{
+    memset(order, 0, sizeof order);
+    atomic_store(&norder, 0);
+    weft_co *t[3];
+    for (int i = 0; i < 3; i++)
+        CHECK((t[i] = weft_spawn(append, (void *)(intptr_t)('a' + i), o)) != NULL);
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(weft_join(t[i], NULL, -1), 0);
+    CHECK_STR(order, "cba");
+}
+
+static void *order_main(void *arg)
+{
+    (void)arg;
+    spawn_abc(&priv);
+    return NULL;
+}
+
+static void *order_shared(void *arg)
+{
+    (void)arg;
+    static const weft_opts shared = {.stack_kind = WEFT_STACK_SHARED};
+    spawn_abc(&shared);
+    return NULL;
+}
+
+static void *order_main2(void *arg)
+{
+    (void)arg;
+    order_shared(NULL);
+    weft_co *t = weft_spawn_on(1, order_shared, NULL, NULL);
+    CHECK(t != NULL);
+    CHECK_INT(weft_join(t, NULL, -1), 0);
+    return NULL;
+}
+
+static void test_order(void)
+{
+    CHECK_INT(weft_run_threads(1, order_main, NULL, NULL), 0);
+    CHECK_INT(weft_run_threads(2, order_main2, NULL, NULL), 0);
+}
+
 /* ---- deadlock across workers ---------------------------------------------- */
 
 static atomic_int dl_cleaned, dl_canceled;
@@ -887,6 +944,7 @@ int main(void)
     test_stealing();
     test_never_stolen();
     test_stays();
+    test_order();
     test_deadlock();
     test_eagain();
     test_threads_joined();
