@@ -1150,6 +1150,24 @@ static void *task_sender(void *arg)
     return NULL;
 }
 
+static atomic_int threads_done;
+
+static void *thread_sender_done(void *arg)
+{
+    thread_sender(arg);
+    atomic_fetch_add(&threads_done, 1);
+    return NULL;
+}
+
+static void *thread_receiver_done(void *arg)
+{
+    void *r = thread_receiver(arg);
+    atomic_fetch_add(&threads_done, 1);
+    return r;
+}
+
+/* The values between tasks and plain threads; main sleeps meanwhile, so
+ * that the run never looks deadlocked (see thread_alone_main). */
 static void *thread_main(void *arg)
 {
     (void)arg;
@@ -1158,8 +1176,10 @@ static void *thread_main(void *arg)
         CHECK((pin = weft_chan_new(sizeof(int), cap)) && (pout = weft_chan_new(sizeof(int), cap)));
         weft_co *r = on(1, task_receiver, NULL), *s = on(2, task_sender, NULL);
         pthread_t ts, tr;
-        CHECK_INT(pthread_create(&ts, NULL, thread_sender, NULL), 0);
-        CHECK_INT(pthread_create(&tr, NULL, thread_receiver, NULL), 0);
+        atomic_store(&threads_done, 0);
+        CHECK_INT(pthread_create(&ts, NULL, thread_sender_done, NULL), 0);
+        CHECK_INT(pthread_create(&tr, NULL, thread_receiver_done, NULL), 0);
+        await_count(&threads_done, 2);
         CHECK_INT((long)join(r), p_n);
         join(s);
         void *sum = NULL;
@@ -1172,19 +1192,69 @@ static void *thread_main(void *arg)
     return OK;
 }
 
+/* Tasks blocked on channels that only plain threads serve, and nothing
+ * else pending: not a deadlock, since those threads wake them. */
+static void *late_thread(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 20 * 1000000L};
+    nanosleep(&ts, NULL);
+    int v = 9;
+    CHECK_INT(weft_chan_send(pin, &v, -1), 0);
+    CHECK_INT(weft_chan_recv(pout, &v, -1), 0);
+    CHECK_INT(v, 10);
+    return NULL;
+}
+
+static void *alone_receiver(void *arg)
+{
+    (void)arg;
+    int v = 0;
+    CHECK_INT(weft_chan_recv(pin, &v, -1), 0);
+    CHECK_INT(v, 9);
+    return NULL;
+}
+
+static void *alone_sender(void *arg)
+{
+    (void)arg;
+    int v = 10;
+    CHECK_INT(weft_chan_send(pout, &v, -1), 0);
+    return NULL;
+}
+
+static void *thread_alone_main(void *arg)
+{
+    (void)arg;
+    CHECK((pin = weft_chan_new(sizeof(int), 0)) && (pout = weft_chan_new(sizeof(int), 0)));
+    weft_co *r = on(1, alone_receiver, NULL), *s = on(2, alone_sender, NULL);
+    pthread_t t;
+    CHECK_INT(pthread_create(&t, NULL, late_thread, NULL), 0);
+    join(r);
+    join(s);
+    CHECK_INT(pthread_join(t, NULL), 0);
+    CHECK_INT(weft_chan_free(pin), 0);
+    CHECK_INT(weft_chan_free(pout), 0);
+    return OK;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
         const char *name;
         weft_fn fn;
-    } tests[] = {{"chan", chan_main},         {"close", close_main},   {"select", select_main},
-                 {"mutex", mutex_main},       {"cond", cond_main},     {"wg", wg_main},
-                 {"sem", sem_main},           {"future", future_main}, {"events", events_main},
-                 {"fds", fds_main},           {"join", join_main},     {"cancel", cancel_main},
-                 {"deadline", deadline_main}, {"thread", thread_main}};
+    } tests[] = {
+        {"chan", chan_main},         {"close", close_main},   {"select", select_main},
+        {"mutex", mutex_main},       {"cond", cond_main},     {"wg", wg_main},
+        {"sem", sem_main},           {"future", future_main}, {"events", events_main},
+        {"fds", fds_main},           {"join", join_main},     {"cancel", cancel_main},
+        {"deadline", deadline_main}, {"thread", thread_main}, {"thread_alone", thread_alone_main}};
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        if (argc > 1 && strcmp(argv[1], tests[i].name) != 0)
+        int want = argc == 1;
+        for (int a = 1; a < argc; a++)
+            want |= strcmp(argv[a], tests[i].name) == 0;
+        if (!want)
             continue;
         printf("%s\n", tests[i].name);
         run(tests[i].fn);
