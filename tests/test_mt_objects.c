@@ -1238,6 +1238,45 @@ static void *thread_alone_main(void *arg)
     return OK;
 }
 
+/* Without a weft_run_threads run, a plain thread's channel calls fail
+ * with EPERM: under no run at all, and while only a weft_run is active
+ * (whose channels are single-threaded). */
+static weft_chan *lone;
+
+static void *eperm_thread(void *arg)
+{
+    (void)arg;
+    int v = 1;
+    CHECK_ERR(weft_chan_send(lone, &v, -1), -1, EPERM);
+    CHECK_ERR(weft_chan_recv(lone, &v, -1), -1, EPERM);
+    CHECK_ERR(weft_chan_send(lone, &v, 0), -1, EPERM);
+    return NULL;
+}
+
+static void eperm_check(void)
+{
+    pthread_t t;
+    CHECK_INT(pthread_create(&t, NULL, eperm_thread, NULL), 0);
+    CHECK_INT(pthread_join(t, NULL), 0);
+}
+
+static void *eperm_main(void *arg)
+{
+    (void)arg;
+    eperm_check();
+    return OK;
+}
+
+static void test_thread_eperm(void)
+{
+    CHECK((lone = weft_chan_new(sizeof(int), 1)) != NULL);
+    eperm_check();
+    void *r = NULL;
+    CHECK_INT(weft_run(eperm_main, NULL, &r), 0);
+    CHECK_PTR(r, OK);
+    CHECK_INT(weft_chan_free(lone), 0);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -1250,6 +1289,10 @@ int main(int argc, char **argv)
         {"fds", fds_main},           {"join", join_main},     {"cancel", cancel_main},
         {"deadline", deadline_main}, {"thread", thread_main}, {"thread_alone", thread_alone_main}};
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc == 1) {
+        printf("thread_eperm\n");
+        test_thread_eperm();
+    }
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         int want = argc == 1;
         for (int a = 1; a < argc; a++)
