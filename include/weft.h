@@ -348,8 +348,9 @@ WEFT_API int weft_run(weft_fn main, void *arg, void **result);
  * waiters are on different workers must not live in the frames of a
  * shared-stack task (those frames move). Groups, generators and fds
  * belong to the worker that made them. The run order of weft_run holds
- * among the tasks of one worker, except that spawned tasks that have not
- * started run newest first (the oldest are the ones stolen). A plain
+ * among the tasks of one worker, except that spawned tasks that may be
+ * stolen and have not started run newest first (the oldest are the ones
+ * stolen); those never stolen keep weft_run's order. A plain
  * thread that is not a weft worker may send and receive on a channel of
  * such a run (see weft_chan_send) and complete futures.
  *

@@ -1193,10 +1193,18 @@ static void *thread_main(void *arg)
 }
 
 /* Tasks blocked on channels that only plain threads serve, and nothing
- * else pending: not a deadlock, since those threads wake them. */
+ * else pending: not a deadlock, once a plain thread has used those
+ * channels (the header's rule: weft cannot know of a thread before it
+ * calls). */
+static atomic_int alone_marked;
+
 static void *late_thread(void *arg)
 {
     (void)arg;
+    int m = 0;
+    CHECK_ERR(weft_chan_send(pin, &m, 0), -1, EAGAIN);
+    CHECK_ERR(weft_chan_recv(pout, &m, 0), -1, EAGAIN);
+    atomic_store(&alone_marked, 1);
     struct timespec ts = {0, 20 * 1000000L};
     nanosleep(&ts, NULL);
     int v = 9;
@@ -1227,9 +1235,11 @@ static void *thread_alone_main(void *arg)
 {
     (void)arg;
     CHECK((pin = weft_chan_new(sizeof(int), 0)) && (pout = weft_chan_new(sizeof(int), 0)));
-    weft_co *r = on(1, alone_receiver, NULL), *s = on(2, alone_sender, NULL);
     pthread_t t;
     CHECK_INT(pthread_create(&t, NULL, late_thread, NULL), 0);
+    while (!atomic_load(&alone_marked))
+        CHECK_INT(weft_sleep(weft_after(WEFT_MS(1))), 0);
+    weft_co *r = on(1, alone_receiver, NULL), *s = on(2, alone_sender, NULL);
     join(r);
     join(s);
     CHECK_INT(pthread_join(t, NULL), 0);

@@ -239,9 +239,11 @@ static void all_idle(weft__world *w)
     int outside = 0;
     for (unsigned i = 0; i < w->n; i++) {
         weft__sched *v = w->w[i];
+        /* Its owner has been kicked and will see it; or (nready) it is
+         * the worker that found the last deadlock, on its way out. */
         if (__atomic_load_n(&v->inbox, __ATOMIC_SEQ_CST) ||
-            __atomic_load_n(&v->fresh_n, __ATOMIC_SEQ_CST))
-            return;      /* its owner has been kicked and will see it */
+            __atomic_load_n(&v->fresh_n, __ATOMIC_SEQ_CST) || v->nready)
+            return;
         live += v->live; /* wraps: a task finishes where it was not spawned */
         outside |= v->idle_outside;
     }
