@@ -411,9 +411,8 @@ void weft__all_unlink(weft__sched *s, weft__task *t)
 }
 
 /* Inlined into weft_spawn, the hot path, and weft__spawn. */
-static inline __attribute__((always_inline)) weft_co *spawn(weft__sched *s, weft_fn fn, void *arg,
-                                                            const weft_opts *opts, weft_group *g,
-                                                            int stay)
+static inline __attribute__((always_inline)) weft_co *
+spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opts, weft_group *g, int stay)
 {
     weft__task *t = rec_get(s);
     if (!t) {
@@ -479,6 +478,7 @@ weft_co *weft__spawn_at(weft__sched *s, weft__sched *to, weft_fn fn, void *arg,
     co->resumer = to->loop;
     t->co = co;
     t->resume = co;
+    t->group = NULL;
     t->home = to;
     t->stay = 1;
     weft__all_link(to, t);
@@ -932,6 +932,10 @@ int weft_pause(void)
     weft_co *cur = weft__th.cur;
     t->plain = cur == t->co && cur->kind == WEFT_STACK_PRIVATE;
     t->resume = cur;
+    /* Several workers: the unstarted tasks of the ring are ready too; they
+     * go ahead of the caller (and are no longer stolen). */
+    for (weft__task *f; unlikely(s->mt) && (f = weft__fresh_pop(s));)
+        weft__ready_push(s, f);
     weft__ready_behind(s, t);
     if (likely(weft__switch_out(s, t) == 0))
         return 0;

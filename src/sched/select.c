@@ -170,6 +170,13 @@ int weft__select(weft_case *cases, size_t n, int64_t deadline, const weft__case_
             if (!k) {
                 int r = c->op == WEFT_SEND ? weft__chan_try_send(c->ch, c->elem, mt)
                                            : weft__chan_try_recv(c->ch, c->elem, mt);
+                if (r == 0) {
+                    /* Several workers: the peer that made it look ready
+                     * was a waiter of a task already woken another way
+                     * (unlinked by its own worker later); dropped now. */
+                    sel_lock(&m, mt, 0);
+                    continue;
+                }
                 c->err = r < 0 ? EPIPE : 0;
             } else if (!k->take(c, w ? &w[pick] : NULL)) {
                 sel_lock(&m, mt, 0);

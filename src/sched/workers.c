@@ -34,7 +34,7 @@ typedef struct weft__world {
     weft__sched **w;
     pthread_mutex_t mu;
     pthread_cond_t cv; /* start-up: the workers are ready, or go */
-    unsigned ready, started;
+    unsigned ready, started, out;
     int go;         /* 1: run, -1: give up (a worker did not start) */
     unsigned nidle; /* under mu */
     int deadlocks;  /* under mu */
@@ -139,14 +139,13 @@ void weft__fresh_push(weft__sched *s, weft__task *t)
     }
     t->state = T_READY;
     *ring_at(s, s->fresh_n) = t;
-    /* No fence between this store and the load of nsleep below: a worker
-     * going to sleep may miss this task, and a sleeper may be missed, but
-     * then this worker runs it itself; the next spawn wakes the sleeper. */
-    __atomic_store_n(&s->fresh_n, s->fresh_n + 1, __ATOMIC_RELAXED);
+    /* Published before nsleep is read (both sequentially consistent): a
+     * worker on its way to sleep either sees this task or is seen here. */
+    __atomic_store_n(&s->fresh_n, s->fresh_n + 1, __ATOMIC_SEQ_CST);
     weft__spin_unlock(&s->fresh_lk);
     weft__world *w = s->world;
-    if (__atomic_load_n(&w->nsleep, __ATOMIC_RELAXED) &&
-        !__atomic_load_n(&w->spinning, __ATOMIC_RELAXED))
+    if (__atomic_load_n(&w->nsleep, __ATOMIC_SEQ_CST) &&
+        !__atomic_load_n(&w->spinning, __ATOMIC_SEQ_CST))
         wake_spinner(w, s);
 }
 
@@ -343,6 +342,13 @@ void weft__dump_poll(weft__sched *s)
     __atomic_fetch_sub(&w->dump_left, 1, __ATOMIC_RELEASE);
 }
 
+/* Waits 1 ms, cancelled or not: the other workers answer only once this
+ * one has left its task. */
+static void nap(weft__sched *s)
+{
+    weft__park(s->current, WR_SLEEP, NULL, weft_after(WEFT_MS(1)), PARK_NOCANCEL);
+}
+
 int weft__dump_all(weft__sched *s)
 {
     weft__world *w = s->world;
@@ -354,7 +360,8 @@ int weft__dump_all(weft__sched *s)
     pthread_mutex_lock(&w->mu);
     while (__atomic_load_n(&w->dump_left, __ATOMIC_ACQUIRE)) { /* another dump */
         pthread_mutex_unlock(&w->mu);
-        weft_sleep(weft_after(WEFT_MS(1)));
+        weft__dump_poll(s); /* it may be waiting for this worker */
+        nap(s);
         pthread_mutex_lock(&w->mu);
     }
     __atomic_store_n(&w->dump_left, (int)w->n - 1, __ATOMIC_RELAXED);
@@ -365,11 +372,23 @@ int weft__dump_all(weft__sched *s)
     /* Sleeps rather than parks: a worker busy in a long task answers late,
      * and this must not count as waiting on anything. */
     while (__atomic_load_n(&w->dump_left, __ATOMIC_ACQUIRE) > 0)
-        weft_sleep(weft_after(WEFT_MS(1)));
+        nap(s);
     return 0;
 }
 
 /* ---- weft_run_threads ------------------------------------------------------ */
+
+/* A worker leaves its loop: its scheduler goes only once every worker has
+ * left (an idle one reads the others' rings). */
+static void all_out(weft__world *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->out++;
+    pthread_cond_broadcast(&w->cv);
+    while (w->out < w->n)
+        pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
 
 /* Makes the calling thread's scheduler for worker i; NULL with errno. */
 static weft__sched *worker_new(weft__world *w, unsigned i)
@@ -379,6 +398,7 @@ static weft__sched *worker_new(weft__world *w, unsigned i)
         return NULL;
     s->world = w;
     s->index = (int)i;
+    s->mt = 1;
     if (!(s->stolen = malloc(STEAL_MAX * sizeof *s->stolen)) || ring_grow(s) != 0 ||
         !weft__idle_poller(s)) {
         int e = errno ? errno : ENOMEM;
@@ -407,8 +427,8 @@ static void *worker_main(void *arg)
     if (!s)
         return NULL;
     if (go) {
-        s->mt = 1;
         weft__loop_mt(s);
+        all_out(w);
     }
     weft__sched_end(s);
     return NULL;
@@ -498,11 +518,10 @@ int weft_run_threads(unsigned n, weft_fn main, void *arg, void **result)
         } else {
             /* main starts here, on worker 0: spawned before the worker
              * joins the others, so it is never stolen. */
-            weft_co *m = weft__spawn(s, main, arg, NULL, NULL);
-            s->mt = 1;
+            weft_co *m = weft__spawn_at(s, s, main, arg, NULL);
             weft__task *mt = m ? m->task_data : NULL;
             if (mt)
-                mt->owned = mt->stay = 1;
+                mt->owned = 1;
             else
                 e = errno;
             if (!mt)
@@ -511,6 +530,7 @@ int weft_run_threads(unsigned n, weft_fn main, void *arg, void **result)
                 weft__loop_mt(s);
             else
                 kick_all(w);
+            all_out(w);
             for (unsigned i = 1; i < n; i++)
                 pthread_join(w->threads[i], NULL);
             if (mt) {
