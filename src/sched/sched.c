@@ -250,8 +250,11 @@ weft__waiter *weft__wq_take_mt(weft_waitq *q)
 {
     weft__waiter *w;
     while ((w = q->head)) {
+        /* Claimed before it is unlinked: a task woken another way leaves
+         * its wait (and may reuse w) only once it sees w unlinked. */
+        int claimed = weft__claim(w->task, 0);
         weft__wq_unlink_mt(w);
-        if (weft__claim(w->task, 0))
+        if (claimed)
             return w;
     }
     return NULL;

@@ -238,11 +238,9 @@ static void all_idle(weft__world *w)
     int outside = 0;
     for (unsigned i = 0; i < w->n; i++) {
         weft__sched *v = w->w[i];
-        /* Its owner has been kicked and will see it; or (nready) it is
-         * the worker that found the last deadlock, on its way out. */
         if (__atomic_load_n(&v->inbox, __ATOMIC_SEQ_CST) ||
-            __atomic_load_n(&v->fresh_n, __ATOMIC_SEQ_CST) || v->nready)
-            return;
+            __atomic_load_n(&v->fresh_n, __ATOMIC_SEQ_CST))
+            return;      /* its owner has been kicked and will see it */
         live += v->live; /* wraps: a task finishes where it was not spawned */
         outside |= v->idle_outside;
     }
@@ -310,6 +308,12 @@ int weft__mt_idle(weft__sched *s)
     s->idle_outside = s->nheap || s->external;
     if (++w->nidle == w->n && !__atomic_load_n(&w->over, __ATOMIC_SEQ_CST))
         all_idle(w);
+    if (s->nready) { /* it cancelled tasks of its own (a deadlock): not idle */
+        s->idle = 0;
+        w->nidle--;
+        pthread_mutex_unlock(&w->mu);
+        return 0;
+    }
     pthread_mutex_unlock(&w->mu);
     /* Sleeping is announced before the last look for work, and a waker
      * publishes its work before it looks for sleepers: one of the two
