@@ -565,11 +565,11 @@ static void *cpu_task(void *arg)
 static void *steal_main(void *arg)
 {
     (void)arg;
-    int n = slow() ? 200 : 2000;
+    int n = slow() ? 100 : 2000, work = slow() ? 2000 : 20000;
     weft_co **t = calloc((size_t)n, sizeof *t);
     CHECK(t != NULL);
     for (int i = 0; i < n; i++)
-        CHECK((t[i] = weft_spawn(cpu_task, (void *)(intptr_t)20000, &priv)) != NULL);
+        CHECK((t[i] = weft_spawn(cpu_task, (void *)(intptr_t)work, &priv)) != NULL);
     for (int i = 0; i < n; i++)
         CHECK_INT(weft_join(t[i], NULL, -1), 0);
     free(t);
