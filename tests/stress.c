@@ -25,7 +25,7 @@
  *   -w  run each seed under weft_run_threads(WORKERS) (0: one per CPU)
  *       instead of weft_run
  *   -b  at most BATCH scenarios at once (default 4)
- *   -H  carrier tasks of one hop scenario (default 3000; 300 under a tool)
+ *   -H  carrier tasks of one hop scenario (default 3000; 60 under a tool)
  *   -t  seconds before a seed counts as hung (default 60)
  *   -F  run the seeds in this process, without forking (for a debugger)
  *   -v  print each seed and its operation count
@@ -1888,7 +1888,7 @@ int main(int argc, char **argv)
     }
     G.small = io_slow_tool();
     if (!hop_set)
-        G.hop_tasks = G.small ? 300 : 3000;
+        G.hop_tasks = G.small ? 60 : 3000;
     shared_ops =
         mmap(NULL, sizeof *shared_ops, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK(shared_ops != MAP_FAILED);

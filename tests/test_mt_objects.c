@@ -1192,23 +1192,26 @@ static void *thread_main(void *arg)
     return OK;
 }
 
-/* Tasks blocked on channels that only plain threads serve, and nothing
- * else pending: not a deadlock, once a plain thread has used those
- * channels (the header's rule: weft cannot know of a thread before it
- * calls). */
-static atomic_int alone_marked;
+/* Tasks blocked on channels that only a plain thread serves, and nothing
+ * else pending: no deadlock, as the thread has used those channels (the
+ * header: such a task waits on the world outside). */
+static atomic_int thread_used;
 
 static void *late_thread(void *arg)
 {
     (void)arg;
-    int m = 0;
-    CHECK_ERR(weft_chan_send(pin, &m, 0), -1, EAGAIN);
-    CHECK_ERR(weft_chan_recv(pout, &m, 0), -1, EAGAIN);
-    atomic_store(&alone_marked, 1);
+    int v = 0;
+    /* Use both channels first, leaving pin empty and pout full. */
+    CHECK_INT(weft_chan_send(pin, &v, 0), 0);
+    CHECK_INT(weft_chan_recv(pin, &v, 0), 0);
+    CHECK_INT(weft_chan_send(pout, &v, 0), 0);
+    atomic_store(&thread_used, 1);
     struct timespec ts = {0, 20 * 1000000L};
     nanosleep(&ts, NULL);
-    int v = 9;
+    v = 9;
     CHECK_INT(weft_chan_send(pin, &v, -1), 0);
+    CHECK_INT(weft_chan_recv(pout, &v, -1), 0);
+    CHECK_INT(v, 0);
     CHECK_INT(weft_chan_recv(pout, &v, -1), 0);
     CHECK_INT(v, 10);
     return NULL;
@@ -1227,18 +1230,18 @@ static void *alone_sender(void *arg)
 {
     (void)arg;
     int v = 10;
-    CHECK_INT(weft_chan_send(pout, &v, -1), 0);
+    CHECK_INT(weft_chan_send(pout, &v, -1), 0); /* waits: pout is full */
     return NULL;
 }
 
 static void *thread_alone_main(void *arg)
 {
     (void)arg;
-    CHECK((pin = weft_chan_new(sizeof(int), 0)) && (pout = weft_chan_new(sizeof(int), 0)));
+    CHECK((pin = weft_chan_new(sizeof(int), 1)) && (pout = weft_chan_new(sizeof(int), 1)));
+    atomic_store(&thread_used, 0);
     pthread_t t;
     CHECK_INT(pthread_create(&t, NULL, late_thread, NULL), 0);
-    while (!atomic_load(&alone_marked))
-        CHECK_INT(weft_sleep(weft_after(WEFT_MS(1))), 0);
+    await_count(&thread_used, 1);
     weft_co *r = on(1, alone_receiver, NULL), *s = on(2, alone_sender, NULL);
     join(r);
     join(s);
