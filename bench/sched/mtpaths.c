@@ -2,31 +2,25 @@
 /* mtpaths: what the paths between workers cost per operation, so that a
  * machine with more CPUs can tell where scaling stops.
  *
- *   mtpaths wake busy|idle|local [N]
+ *   mtpaths wake busy|idle|local|one [N]
  *     A task blocked on an unbuffered channel is woken N times by a send
  *     from worker 0: busy, the task is on worker 1 while another task
  *     there runs (the waker finds the worker awake: no eventfd write);
  *     idle, the task is alone on worker 1, which is asleep in its poller
  *     at every send (read from /proc: the wake must write its eventfd);
- *     local, the task is on worker 0 with the waker (worker 1 idle), the
- *     reference. Every send finds the receiver parked (the program waits
- *     for that outside the timed part). Prints the waker's ns per send
- *     and the latency from the send to the woken task running.
- *   mtpaths steal [TASKS] [WORK] [WORKERS] [BATCH]
- *     Worker 0 spawns TASKS short tasks (WORK rounds of arithmetic each),
- *     BATCH at a time, pausing after each batch, while the other workers
- *     (WORKERS in all, 1: weft_run) have nothing of their own and steal.
- *     Prints ns per task and how many tasks each worker ran.
- *   mtpaths contend [WORKERS] [MSGS] [CAP]
- *     Every worker runs a sender and a receiver on one channel of
- *     capacity CAP; each sender sends MSGS. Prints ns per message.
- *   mtpaths cg busy|idle|local N
- *     The wake case for callgrind: only the N sends are counted, with
- *       valgrind --tool=callgrind --collect-atstart=no mtpaths cg ...
- *     (the waiting around them spins with sched_yield, which hands
- *     valgrind's lock to the other worker). Instructions per wake are
- *     (Ir(N2) - Ir(N1)) / (N2 - N1), which repeats exactly.
- * Every figure is printed as key=value pairs on one line. */
+ *     local, the task is on worker 0 with the waker (worker 1 idle); one,
+ *     the same under weft_run: the references. Every send finds the receiver parked (the program
+ * waits for that outside the timed part). Prints the waker's ns per send and the latency from the
+ * send to the woken task running. mtpaths steal [TASKS] [WORK] [WORKERS] [BATCH] Worker 0 spawns
+ * TASKS short tasks (WORK rounds of arithmetic each), BATCH at a time, pausing after each batch,
+ * while the other workers (WORKERS in all, 1: weft_run) have nothing of their own and steal. Prints
+ * ns per task and how many tasks each worker ran. mtpaths contend [WORKERS] [MSGS] [CAP] Every
+ * worker runs a sender and a receiver on one channel of capacity CAP; each sender sends MSGS.
+ * Prints ns per message. mtpaths cg busy|idle|local|one N The wake case for callgrind: only the N
+ * sends are counted, with valgrind --tool=callgrind --collect-atstart=no mtpaths cg ... (the
+ * waiting around them spins with sched_yield, which hands valgrind's lock to the other worker).
+ * Instructions per wake are (Ir(N2) - Ir(N1)) / (N2 - N1), which repeats exactly. Every figure is
+ * printed as key=value pairs on one line. */
 #include <errno.h>
 #include <sched.h>
 #include <stdalign.h>
@@ -112,7 +106,7 @@ static inline void relax(void)
 
 /* ---- wake ---------------------------------------------------------------- */
 
-enum { BUSY, IDLE, LOCAL };
+enum { BUSY, IDLE, LOCAL, ONE };
 #define WARMUP 100
 
 static struct {
@@ -210,7 +204,7 @@ static void *busy(void *arg)
  * asleep. */
 static void wait_parked(long i)
 {
-    if (wk.mode == LOCAL) {
+    if (wk.mode == LOCAL || wk.mode == ONE) {
         while (!atomic_load(&wk.started) ||
                atomic_load_explicit(&wk.consumed, memory_order_acquire) != i)
             weft_pause();
@@ -251,7 +245,7 @@ static void *waker(void *arg)
                 die("weft_chan_send");
             wk.missed++; /* not parked after all: wait again */
             atomic_store(&wk.ready, 0);
-            if (wk.mode == LOCAL)
+            if (wk.mode == LOCAL || wk.mode == ONE)
                 weft_pause();
             continue;
         }
@@ -265,7 +259,7 @@ static void *waker(void *arg)
 static void *wake_main(void *arg)
 {
     (void)arg;
-    int target = wk.mode == LOCAL ? 0 : 1;
+    int target = wk.mode == BUSY || wk.mode == IDLE;
     weft_co *w = weft_spawn_on(target, waiter, NULL, NULL);
     weft_co *b = wk.mode == BUSY ? weft_spawn_on(1, busy, NULL, NULL) : NULL;
     weft_co *s = weft_spawn_on(0, waker, NULL, NULL);
@@ -280,13 +274,13 @@ static void *wake_main(void *arg)
 
 static int run_wake(const char *mode, long n, int cg)
 {
-    static const char *names[] = {"busy", "idle", "local"};
+    static const char *names[] = {"busy", "idle", "local", "one"};
     wk.mode = -1;
-    for (int m = 0; m < 3; m++)
+    for (int m = 0; m < 4; m++)
         if (strcmp(mode, names[m]) == 0)
             wk.mode = m;
     if (wk.mode < 0 || n <= 0) {
-        fprintf(stderr, "mtpaths: wake busy|idle|local [N]\n");
+        fprintf(stderr, "mtpaths: wake busy|idle|local|one [N]\n");
         return 2;
     }
 #ifndef HAVE_CALLGRIND
@@ -303,7 +297,8 @@ static int run_wake(const char *mode, long n, int cg)
     if (!wk.c || !wk.cost || !wk.lat)
         die("memory");
     int64_t clk = clock_cost();
-    if (weft_run_threads(2, wake_main, NULL, NULL) != 0)
+    if ((wk.mode == ONE ? weft_run(wake_main, NULL, NULL)
+                        : weft_run_threads(2, wake_main, NULL, NULL)) != 0)
         die("weft_run_threads");
     int64_t *cost = wk.cost + WARMUP, *lat = wk.lat + WARMUP;
     for (long i = 0; i < n; i++)
@@ -484,10 +479,11 @@ int main(int argc, char **argv)
         return run_contend(count_arg(argc, argv, 2, 2), count_arg(argc, argv, 3, 100000),
                            count_arg(argc, argv, 4, 0));
     fprintf(stderr,
-            "usage: %s wake busy|idle|local [N]\n"
+            "usage: %s wake busy|idle|local|one [N]\n"
             "       %s steal [TASKS] [WORK] [WORKERS] [BATCH]\n"
             "       %s contend [WORKERS] [MSGS] [CAP]\n"
-            "       %s cg busy|idle|local N   (under callgrind, --collect-atstart=no)\n",
+            "       %s cg busy|idle|local|one N   (under callgrind, "
+            "--collect-atstart=no)\n",
             argv[0], argv[0], argv[0], argv[0]);
     return 2;
 }
