@@ -50,6 +50,18 @@ static void die(const char *what)
     exit(1);
 }
 
+/* A task of this program that runs on another worker than it was placed
+ * on would make the figures lie, or spin for ever waiting for itself:
+ * stop at once. */
+static void placed(const char *who, int want)
+{
+    if (weft_worker() != want) {
+        fprintf(stderr, "mtpaths: the %s runs on worker %d, not on worker %d (weft_spawn_on)\n",
+                who, weft_worker(), want);
+        exit(1);
+    }
+}
+
 static long count_arg(int argc, char **argv, int i, long dflt)
 {
     if (argc <= i)
@@ -163,7 +175,7 @@ static int in_poller(int tid)
 
 static void *waiter(void *arg)
 {
-    (void)arg;
+    placed("waiter", (int)(intptr_t)arg);
     atomic_store(&wk.tid, (int)syscall(SYS_gettid));
     atomic_store(&wk.started, 1);
     for (long k = 0; k < wk.n; k++) {
@@ -183,6 +195,7 @@ static void *waiter(void *arg)
 static void *busy(void *arg)
 {
     (void)arg;
+    placed("busy task", 1);
     while (!atomic_load(&wk.stop)) {
         weft_pause();
         long s = atomic_load(&wk.sent);
@@ -199,25 +212,45 @@ static void *busy(void *arg)
     return NULL;
 }
 
+/* A wait of the waker that lasts 30 s means a lost wake-up: say which. */
+static void check_stuck(int64_t since, long i)
+{
+    if (weft_now() - since > WEFT_S(30)) {
+        fprintf(stderr, "mtpaths: wake %s: send %ld: the waiter has not parked again after 30 s\n",
+                wk.mode == BUSY   ? "busy"
+                : wk.mode == IDLE ? "idle"
+                                  : "local",
+                i);
+        exit(1);
+    }
+}
+
 /* Waits until the waiter is parked for send number i, and for idle, until
  * its worker sleeps in the poller; counts the timed sends that found it
  * asleep. */
 static void wait_parked(long i)
 {
+    int64_t since = weft_now();
     if (wk.mode == LOCAL || wk.mode == ONE) {
         while (!atomic_load(&wk.started) ||
-               atomic_load_explicit(&wk.consumed, memory_order_acquire) != i)
+               atomic_load_explicit(&wk.consumed, memory_order_acquire) != i) {
             weft_pause();
+            check_stuck(since, i);
+        }
         return;
     }
     if (wk.mode == BUSY) {
-        while (atomic_load(&wk.ready) != i + 1)
+        while (atomic_load(&wk.ready) != i + 1) {
             spin_turn();
+            check_stuck(since, i);
+        }
         return;
     }
     while (!atomic_load(&wk.started) ||
-           atomic_load_explicit(&wk.consumed, memory_order_acquire) != i)
+           atomic_load_explicit(&wk.consumed, memory_order_acquire) != i) {
         spin_turn();
+        check_stuck(since, i);
+    }
     /* A worker may look for work a while before it sleeps; give it up to
      * 100 ms (20,000 turns under valgrind). */
     int64_t end = weft_now() + WEFT_MS(100);
@@ -233,6 +266,7 @@ static void wait_parked(long i)
 static void *waker(void *arg)
 {
     (void)arg;
+    placed("waker", 0);
     for (long i = 0; i < wk.n;) {
         wait_parked(i);
         int64_t t0 = weft_now();
@@ -260,7 +294,7 @@ static void *wake_main(void *arg)
 {
     (void)arg;
     int target = wk.mode == BUSY || wk.mode == IDLE;
-    weft_co *w = weft_spawn_on(target, waiter, NULL, NULL);
+    weft_co *w = weft_spawn_on(target, waiter, (void *)(intptr_t)target, NULL);
     weft_co *b = wk.mode == BUSY ? weft_spawn_on(1, busy, NULL, NULL) : NULL;
     weft_co *s = weft_spawn_on(0, waker, NULL, NULL);
     if (!w || !s || (wk.mode == BUSY && !b))
@@ -395,6 +429,7 @@ static per_worker got[WEFT_WORKERS_MAX];
 static void *sender(void *arg)
 {
     long v = (long)(intptr_t)arg;
+    placed("sender", (int)v);
     for (long i = 0; i < ct.msgs; i++)
         if (weft_chan_send(ct.c, &v, -1) != 0)
             die("weft_chan_send");
@@ -403,6 +438,7 @@ static void *sender(void *arg)
 
 static void *receiver(void *arg)
 {
+    placed("receiver", (int)(intptr_t)arg);
     per_worker *p = &got[(intptr_t)arg];
     long v;
     while (weft_chan_recv(ct.c, &v, -1) == 0)
