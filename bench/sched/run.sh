@@ -222,12 +222,17 @@ if [ "$ncpu" -lt 2 ]; then
     echo "   (one CPU: the two workers share it)"
 fi
 wx=$(median $pin2 "$dir/xping" "$xn" cross)
+# An idle worker that looks for work a while before it sleeps (off by
+# default) takes the next message without a kernel wake-up.
+wxs=$(WEFT_SPIN_US=50 median $pin2 "$dir/xping" "$xn" cross)
 ws=$(median $pin2 "$dir/xping" "${PING_N:-1000000}" same)
 wo=$(median $(cpus 1) "$dir/xping" "${PING_N:-1000000}" one)
 echo "weft, tasks on workers 0 and 1      $wx ns  ($xn round trips)"
+echo "  the same, WEFT_SPIN_US=50         $wxs ns"
 echo "weft, both on worker 0 of two       $ws ns"
 echo "weft, weft_run                      $wo ns  (ratio across/one $(ratio "$wx" "$wo"))"
 rec xping weft-cross "$wx" ns
+rec xping weft-cross-spin50 "$wxs" ns
 rec xping weft-same "$ws" ns
 rec xping weft-one "$wo" ns
 if [ -n "$go_ok" ]; then
