@@ -32,6 +32,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "place.h"
 #include "weft.h"
 
 #if defined(__has_include)
@@ -239,6 +240,12 @@ static void wait_parked(long i)
         }
         return;
     }
+    /* Until the waiter starts, main (on this worker) may still have to
+     * spawn it: let it run. */
+    while (!atomic_load(&wk.started)) {
+        weft_pause();
+        check_stuck(since, i);
+    }
     if (wk.mode == BUSY) {
         while (atomic_load(&wk.ready) != i + 1) {
             spin_turn();
@@ -294,9 +301,10 @@ static void *wake_main(void *arg)
 {
     (void)arg;
     int target = wk.mode == BUSY || wk.mode == IDLE;
-    weft_co *w = weft_spawn_on(target, waiter, (void *)(intptr_t)target, NULL);
-    weft_co *b = wk.mode == BUSY ? weft_spawn_on(1, busy, NULL, NULL) : NULL;
-    weft_co *s = weft_spawn_on(0, waker, NULL, NULL);
+    /* The waker first: the busy task, once it spins, holds worker 1. */
+    weft_co *s = place_spawn(0, waker, NULL);
+    weft_co *w = place_spawn(target, waiter, (void *)(intptr_t)target);
+    weft_co *b = wk.mode == BUSY ? place_spawn(1, busy, NULL) : NULL;
     if (!w || !s || (wk.mode == BUSY && !b))
         die("weft_spawn_on");
     weft_join(s, NULL, -1);
@@ -456,8 +464,8 @@ static void *contend_main(void *arg)
         die("memory");
     *(int64_t *)arg = weft_now();
     for (int k = 0; k < n; k++) {
-        r[k] = weft_spawn_on(k, receiver, (void *)(intptr_t)k, NULL);
-        s[k] = weft_spawn_on(k, sender, (void *)(intptr_t)k, NULL);
+        r[k] = place_spawn(k, receiver, (void *)(intptr_t)k);
+        s[k] = place_spawn(k, sender, (void *)(intptr_t)k);
         if (!r[k] || !s[k])
             die("weft_spawn_on");
     }
