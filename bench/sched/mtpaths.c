@@ -9,18 +9,25 @@
  *     idle, the task is alone on worker 1, which is asleep in its poller
  *     at every send (read from /proc: the wake must write its eventfd);
  *     local, the task is on worker 0 with the waker (worker 1 idle); one,
- *     the same under weft_run: the references. Every send finds the receiver parked (the program
- * waits for that outside the timed part). Prints the waker's ns per send and the latency from the
- * send to the woken task running. mtpaths steal [TASKS] [WORK] [WORKERS] [BATCH] Worker 0 spawns
- * TASKS short tasks (WORK rounds of arithmetic each), BATCH at a time, pausing after each batch,
- * while the other workers (WORKERS in all, 1: weft_run) have nothing of their own and steal. Prints
- * ns per task and how many tasks each worker ran. mtpaths contend [WORKERS] [MSGS] [CAP] Every
- * worker runs a sender and a receiver on one channel of capacity CAP; each sender sends MSGS.
- * Prints ns per message. mtpaths cg busy|idle|local|one N The wake case for callgrind: only the N
- * sends are counted, with valgrind --tool=callgrind --collect-atstart=no mtpaths cg ... (the
- * waiting around them spins with sched_yield, which hands valgrind's lock to the other worker).
- * Instructions per wake are (Ir(N2) - Ir(N1)) / (N2 - N1), which repeats exactly. Every figure is
- * printed as key=value pairs on one line. */
+ *     the same under weft_run. Every send finds the receiver parked (the
+ *     program waits for that outside the timed part). Prints the waker's
+ *     ns per send and the latency from the send to the woken task
+ *     running.
+ *   mtpaths steal [TASKS] [WORK] [WORKERS] [BATCH]
+ *     Worker 0 spawns TASKS short tasks (WORK rounds of arithmetic each),
+ *     BATCH at a time, pausing after each batch, while the other workers
+ *     (WORKERS in all, 1: weft_run) have nothing of their own and steal.
+ *     Prints ns per task and how many tasks each worker ran.
+ *   mtpaths contend [WORKERS] [MSGS] [CAP]
+ *     Every worker runs a sender and a receiver on one channel of
+ *     capacity CAP; each sender sends MSGS. Prints ns per message.
+ *   mtpaths cg busy|idle|local|one N
+ *     The wake case for callgrind: only the N sends are counted, with
+ *       valgrind --tool=callgrind --collect-atstart=no mtpaths cg ...
+ *     (the waiting around them spins with sched_yield, which hands
+ *     valgrind's lock to the other worker). Instructions per wake are
+ *     (Ir(N2) - Ir(N1)) / (N2 - N1), which repeats exactly.
+ * Every figure is printed as key=value pairs on one line. */
 #include <errno.h>
 #include <sched.h>
 #include <stdalign.h>
@@ -120,6 +127,7 @@ static inline void relax(void)
 /* ---- wake ---------------------------------------------------------------- */
 
 enum { BUSY, IDLE, LOCAL, ONE };
+static const char *const wake_names[] = {"busy", "idle", "local", "one"};
 #define WARMUP 100
 
 static struct {
@@ -218,10 +226,7 @@ static void check_stuck(int64_t since, long i)
 {
     if (weft_now() - since > WEFT_S(30)) {
         fprintf(stderr, "mtpaths: wake %s: send %ld: the waiter has not parked again after 30 s\n",
-                wk.mode == BUSY   ? "busy"
-                : wk.mode == IDLE ? "idle"
-                                  : "local",
-                i);
+                wake_names[wk.mode], i);
         exit(1);
     }
 }
@@ -253,8 +258,7 @@ static void wait_parked(long i)
         }
         return;
     }
-    while (!atomic_load(&wk.started) ||
-           atomic_load_explicit(&wk.consumed, memory_order_acquire) != i) {
+    while (atomic_load_explicit(&wk.consumed, memory_order_acquire) != i) {
         spin_turn();
         check_stuck(since, i);
     }
@@ -301,7 +305,8 @@ static void *wake_main(void *arg)
 {
     (void)arg;
     int target = wk.mode == BUSY || wk.mode == IDLE;
-    /* The waker first: the busy task, once it spins, holds worker 1. */
+    /* The waker first: it is spawned through a task on worker 1 (place.h),
+     * which the busy task, once it spins, would hold up. */
     weft_co *s = place_spawn(0, waker, NULL);
     weft_co *w = place_spawn(target, waiter, (void *)(intptr_t)target);
     weft_co *b = wk.mode == BUSY ? place_spawn(1, busy, NULL) : NULL;
@@ -316,10 +321,9 @@ static void *wake_main(void *arg)
 
 static int run_wake(const char *mode, long n, int cg)
 {
-    static const char *names[] = {"busy", "idle", "local", "one"};
     wk.mode = -1;
     for (int m = 0; m < 4; m++)
-        if (strcmp(mode, names[m]) == 0)
+        if (strcmp(mode, wake_names[m]) == 0)
             wk.mode = m;
     if (wk.mode < 0 || n <= 0) {
         fprintf(stderr, "mtpaths: wake busy|idle|local|one [N]\n");
@@ -348,7 +352,7 @@ static int run_wake(const char *mode, long n, int cg)
     double cmean = mean_i64(cost, n), lmean = mean_i64(lat, n);
     printf("wake=%s%s n=%ld waker_ns_p50=%lld waker_ns_mean=%.1f latency_ns_p50=%lld "
            "latency_ns_mean=%.1f asleep=%ld missed=%ld clock_ns=%lld\n",
-           names[wk.mode], cg ? "-cg" : "", n, (long long)median_i64(cost, n), cmean,
+           wake_names[wk.mode], cg ? "-cg" : "", n, (long long)median_i64(cost, n), cmean,
            (long long)median_i64(lat, n), lmean, wk.asleep, wk.missed, (long long)clk);
     free(wk.cost);
     free(wk.lat);
