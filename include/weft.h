@@ -564,7 +564,9 @@ WEFT_API long weft_chan_drain(weft_chan *ch, void (*fn)(void *elem, void *arg), 
  * takes the channel's lock as a worker does and, where a task would wait,
  * retries after a short sleep (20 us, doubling up to 1 ms) until its
  * deadline; it never queues, so a task's send on an unbuffered channel
- * does not wait for it. Without such a run it gets EPERM. (Under
+ * does not wait for it. A task waiting on a channel that a plain thread
+ * has used waits on the world outside, as on an fd: no deadlock is
+ * declared for it. Without such a run it gets EPERM. (Under
  * weft_run, channels are lock-free and single-threaded: hand values to
  * tasks from other threads with futures or event channels.)
  *
