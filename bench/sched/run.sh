@@ -291,7 +291,24 @@ if [ "${CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null 2>&1; then
         printf '  %-6s %s\n' "$m" "$ir"
         rec mt_wake_instructions "weft-$m" "$ir" instructions
     done
-    rm -f "$dir/mtpaths.callgrind"
+    # What the multi-worker paths add to one worker, in instructions per
+    # skynet task (repeatable, unlike the times on a shared machine).
+    n=$((leaves / 10))
+    for k in run mt; do
+        f="$dir/skynet.callgrind"
+        rm -f "$f"
+        extra=""
+        [ $k = mt ] && extra="threads 1 mt"
+        if valgrind --tool=callgrind --callgrind-out-file="$f" "$dir/skynet" "$n" private $extra >/dev/null 2>&1; then
+            ir=$(awk -v t="$((n + n / 9))" '/^summary:|^totals:/ { printf "%.1f", $2 / t; exit }' "$f")
+        else
+            ir="failed"
+        fi
+        label=$([ $k = mt ] && echo "weft_run_threads(1)" || echo "weft_run")
+        printf '  skynet, %s leaves, %-20s %s instructions per task\n' "$n" "$label" "$ir"
+        rec skynet_instructions_per_task "weft-$k" "$ir" instructions
+    done
+    rm -f "$dir/mtpaths.callgrind" "$dir/skynet.callgrind"
 else
     echo "instructions per waking send: skipped ($([ "${CALLGRIND:-1}" = 0 ] && echo CALLGRIND=0 || echo no valgrind))"
 fi
