@@ -39,7 +39,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "place.h"
 #include "weft.h"
 
 #if defined(__has_include)
@@ -305,11 +304,9 @@ static void *wake_main(void *arg)
 {
     (void)arg;
     int target = wk.mode == BUSY || wk.mode == IDLE;
-    /* The waker first: it is spawned through a task on worker 1 (place.h),
-     * which the busy task, once it spins, would hold up. */
-    weft_co *s = place_spawn(0, waker, NULL);
-    weft_co *w = place_spawn(target, waiter, (void *)(intptr_t)target);
-    weft_co *b = wk.mode == BUSY ? place_spawn(1, busy, NULL) : NULL;
+    weft_co *s = weft_spawn_on(0, waker, NULL, NULL);
+    weft_co *w = weft_spawn_on(target, waiter, (void *)(intptr_t)target, NULL);
+    weft_co *b = wk.mode == BUSY ? weft_spawn_on(1, busy, NULL, NULL) : NULL;
     if (!w || !s || (wk.mode == BUSY && !b))
         die("weft_spawn_on");
     weft_join(s, NULL, -1);
@@ -468,8 +465,8 @@ static void *contend_main(void *arg)
         die("memory");
     *(int64_t *)arg = weft_now();
     for (int k = 0; k < n; k++) {
-        r[k] = place_spawn(k, receiver, (void *)(intptr_t)k);
-        s[k] = place_spawn(k, sender, (void *)(intptr_t)k);
+        r[k] = weft_spawn_on(k, receiver, (void *)(intptr_t)k, NULL);
+        s[k] = weft_spawn_on(k, sender, (void *)(intptr_t)k, NULL);
         if (!r[k] || !s[k])
             die("weft_spawn_on");
     }

@@ -1,6 +1,6 @@
 #define _GNU_SOURCE
 /* Ping-pong over two unbuffered channels between two tasks that are
- * placed with weft_spawn_on (place.h): ns per one-way message (each round trip is
+ * placed with weft_spawn_on: ns per one-way message (each round trip is
  * two messages).
  *   xping [ROUNDS] [cross|same|one]
  * cross (default): two workers, the tasks on worker 0 and worker 1, so
@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "place.h"
 #include "weft.h"
 
 /* Untimed round trips first, so that stacks, pollers and the other
@@ -56,8 +55,8 @@ static void *pinger(void *arg)
 static void *main_task(void *arg)
 {
     int other = *(int *)arg;
-    weft_co *a = place_spawn(0, pinger, NULL);
-    weft_co *b = place_spawn(other, ponger, NULL);
+    weft_co *a = weft_spawn_on(0, pinger, NULL, NULL);
+    weft_co *b = weft_spawn_on(other, ponger, NULL, NULL);
     if (!a || !b) {
         perror("weft_spawn_on");
         exit(1);
