@@ -46,6 +46,7 @@ CREATE_N=${CREATE_N:-1000000}   # coroutines created, run and freed
 CG_N1=${CG_N1:-100000}          # callgrind: two round-trip counts
 CG_N2=${CG_N2:-200000}
 CALLGRIND=${CALLGRIND:-1}       # 0: no instruction counts (callgrind runs)
+export CALLGRIND                # bench/sched/run.sh reads it too
 THREADS_N=${THREADS_N:-10000}   # blocked threads, for memory per thread
 
 if [ ! -x "$B/weft_switch" ]; then
