@@ -588,25 +588,25 @@ typedef struct weft_events weft_events;
  * first four, which still work, draw -Wmissing-field-initializers. The
  * out fields are meaningful for the chosen case only. */
 typedef struct weft_case {
-    weft_chan *ch; /* WEFT_SEND, WEFT_RECV */
-    int op;        /* WEFT_SEND, WEFT_RECV, WEFT_FD, WEFT_FUTURE or WEFT_EVENT */
-    void *elem;    /* SEND: the element to send; RECV: where to receive
-                      one; FUTURE, EVENT: where to store the value (a
-                      void *), or NULL */
-    int err;       /* out, for the chosen case: 0; EPIPE when its channel
-                      was closed (nothing was sent or received) or its
-                      event channel is closed and drained; EBADF when
-                      weft_close closed its fd during the wait */
-    int fd;        /* WEFT_FD: the fd */
-    short events;  /* WEFT_FD: POLLIN, POLLOUT or both */
-    short revents; /* out, WEFT_FD: the events ready: as poll(2) reports
-                      them when the fd was ready at the call (POLLERR or
-                      POLLHUP then count as every event asked for, and are
-                      reported too), else those the poller found ready
-                      during the wait, as weft_wait_fd returns them; a
-                      regular file is always ready for both */
+    weft_chan *ch;       /* WEFT_SEND, WEFT_RECV */
+    int op;              /* WEFT_SEND, WEFT_RECV, WEFT_FD, WEFT_FUTURE or WEFT_EVENT */
+    void *elem;          /* SEND: the element to send; RECV: where to receive
+                            one; FUTURE, EVENT: where to store the value (a
+                            void *), or NULL */
+    int err;             /* out, for the chosen case: 0; EPIPE when its channel
+                            was closed (nothing was sent or received) or its
+                            event channel is closed and drained; EBADF when
+                            weft_close closed its fd during the wait */
+    int fd;              /* WEFT_FD: the fd */
+    short events;        /* WEFT_FD: POLLIN, POLLOUT or both */
+    short revents;       /* out, WEFT_FD: the events ready: as poll(2) reports
+                            them when the fd was ready at the call (POLLERR or
+                            POLLHUP then count as every event asked for, and are
+                            reported too), else those the poller found ready
+                            during the wait, as weft_wait_fd returns them; a
+                            regular file is always ready for both */
     weft_future *future; /* WEFT_FUTURE */
-    weft_events *ev;      /* WEFT_EVENT */
+    weft_events *ev;     /* WEFT_EVENT */
 } weft_case;
 
 /* Performs exactly one of the n cases (at most INT_MAX), blocking until one
@@ -649,23 +649,27 @@ typedef struct weft_waitq {
 
 typedef struct weft_mutex {
     unsigned magic;
+    int lk;
     void *owner;
     weft_waitq q;
 } weft_mutex;
 
 typedef struct weft_cond {
     unsigned magic;
+    int lk;
     weft_waitq q;
 } weft_cond;
 
 typedef struct weft_wg {
     unsigned magic;
+    int lk;
     long count;
     weft_waitq q;
 } weft_wg;
 
 typedef struct weft_sem {
     unsigned magic;
+    int lk;
     unsigned value;
     weft_waitq q;
 } weft_sem;

@@ -264,6 +264,18 @@ static __attribute__((noinline)) void release(weft_co *co)
     }
 }
 
+void weft__co_retire(weft_co *co)
+{
+    if (co->kind != WEFT_STACK_SHARED || co->state != ST_DEAD || !co->u.sh.on)
+        return;
+    weft__shared *s = co->u.sh.on;
+    if (s->owner == co)
+        s->owner = NULL;
+    weft__shared_drop(s);
+    co->u.sh.on = NULL;
+    weft__image_free(&co->u.sh.image);
+}
+
 weft_co *weft_co_new(weft_fn fn, void *arg, const weft_opts *opts)
 {
     if (unlikely(weft__th.cur == NULL))

@@ -164,6 +164,11 @@ int weft__co_copy(weft_co *co, void *at, void *buf, size_t n, int dir);
 /* weft_co_free without the check that co is not a task: the scheduler's. */
 void weft__co_free(weft_co *co);
 
+/* A finished shared coroutine lets go of its thread's shared stack now,
+ * so that another thread may free it later (weft__co_free then touches
+ * only its own block). Nothing for other coroutines. */
+void weft__co_retire(weft_co *co);
+
 /* Frees the pooled records of shared coroutines (thread exit). */
 void weft__co_pool_drain(void);
 

@@ -261,6 +261,14 @@ void weft__poll_post(weft__poller *p, weft__post *post)
     pthread_mutex_unlock(&p->mu);
 }
 
+void weft__poll_kick(weft__poller *p)
+{
+    uint64_t one = 1;
+    int fd = __atomic_load_n(&p->evfd, __ATOMIC_RELAXED);
+    while (fd >= 0 && weft__sys_write(fd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+}
+
 static void unlink_post(weft__poller *p, weft__post *post)
 {
     if (post->prev)

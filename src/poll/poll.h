@@ -155,6 +155,9 @@ int weft__poll_wait(weft__poller *p, int64_t deadline);
 
 /* From any thread: queues post (whose waiter is set) and wakes the owner. */
 void weft__poll_post(weft__poller *p, weft__post *post);
+/* From any thread: wakes the owner if it sleeps in weft__poll_wait (or
+ * makes its next wait return at once): one write to its eventfd. */
+void weft__poll_kick(weft__poller *p);
 /* On the owner's thread: takes post back if it is still queued. */
 void weft__poll_unpost(weft__poller *p, weft__post *post);
 

@@ -9,6 +9,7 @@
 struct weft_chan {
     unsigned magic;
     int closed;
+    int lk;                      /* several workers: guards all of the channel */
     size_t elem, cap, len, head; /* ring buffer of cap elements */
     weft_waitq sendq, recvq;
     char *buf;
@@ -20,8 +21,8 @@ static inline int weft__chan_ok(const weft_chan *ch)
 }
 
 /* Try to complete without waiting: 1 done, 0 would wait, -1 closed. */
-int weft__chan_try_send(weft_chan *ch, const void *elem);
-int weft__chan_try_recv(weft_chan *ch, void *elem);
+int weft__chan_try_send(weft_chan *ch, const void *elem, int mt);
+int weft__chan_try_recv(weft_chan *ch, void *elem, int mt);
 
 static inline int weft__chan_can_send(const weft_chan *ch)
 {

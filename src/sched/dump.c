@@ -27,24 +27,15 @@ static const char *state_name(const weft__task *t)
 }
 
 const char *const weft__reason_names[WR__COUNT] = {
-    [WR_SLEEP] = "sleep",
-    [WR_JOIN] = "join",
-    [WR_CHAN_SEND] = "chan send",
-    [WR_CHAN_RECV] = "chan recv",
-    [WR_SELECT] = "select",
-    [WR_MUTEX] = "mutex",
-    [WR_COND] = "cond",
-    [WR_COND_RELOCK] = "mutex (cond relock)",
-    [WR_WG] = "wait group",
-    [WR_SEM] = "semaphore",
-    [WR_GROUP] = "group",
-    [WR_GROUP_CLOSE] = "group close",
-    [WR_FD_READ] = "fd read",
-    [WR_FD_WRITE] = "fd write",
-    [WR_FD] = "fd read/write",
-    [WR_OFFLOAD] = "offload",
-    [WR_FUTURE] = "future",
-    [WR_EVENTS] = "events",
+    [WR_SLEEP] = "sleep",         [WR_JOIN] = "join",
+    [WR_CHAN_SEND] = "chan send", [WR_CHAN_RECV] = "chan recv",
+    [WR_SELECT] = "select",       [WR_MUTEX] = "mutex",
+    [WR_COND] = "cond",           [WR_COND_RELOCK] = "mutex (cond relock)",
+    [WR_WG] = "wait group",       [WR_SEM] = "semaphore",
+    [WR_GROUP] = "group",         [WR_GROUP_CLOSE] = "group close",
+    [WR_FD_READ] = "fd read",     [WR_FD_WRITE] = "fd write",
+    [WR_FD] = "fd read/write",    [WR_OFFLOAD] = "offload",
+    [WR_FUTURE] = "future",       [WR_EVENTS] = "events",
 };
 
 static void put(int fd, const char *buf, int n)

@@ -138,9 +138,11 @@ void weft__group_task_done(weft_group *g, weft__task *t)
      * keep every finished stack. */
     weft__task_free(weft__sched_cur, t);
     if (--g->n == 0) {
+        /* A group is its worker's: no lock, but the same hand-off. */
+        int mt = weft__sched_cur->mt;
         weft__waiter *w;
-        while ((w = weft__wq_first(&g->q)))
-            weft__wake(w->task, 0, 0);
+        while ((w = weft__wq_take(&g->q, mt)))
+            weft__wake_taken(w, 0, mt);
     }
 }
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <time.h>
 
 __thread weft__sched *weft__sched_cur __attribute__((tls_model("initial-exec")));
@@ -105,10 +106,92 @@ static int unpark(weft__sched *s, weft__task *t)
     return ENOMEM;
 }
 
+/* Several workers: the wait's end, on the task's own worker. Its other
+ * waiters are unlinked under their objects' locks (its waker unlinked the
+ * one it took; a timer or a cancellation none). */
+static void unlink_all_mt(weft__task *t)
+{
+    for (size_t i = 0; i < t->nwaiters; i++) {
+        weft__waiter *w = &t->waiters[i];
+        if (!__atomic_load_n(&w->q, __ATOMIC_ACQUIRE))
+            continue;
+        weft__lock(w->lk, w->lk != NULL);
+        if (w->q)
+            weft__wq_unlink_mt(w);
+        weft__unlock(w->lk, w->lk != NULL);
+    }
+    t->nwaiters = 0;
+}
+
+/* weft__park with several workers. The wait is open (weft__park_open)
+ * from before its waiters were linked, so a waker on another worker may
+ * claim it at any time from then on; whoever claims it delivers it to
+ * this worker, which resumes it only after it has left. A wait that ends
+ * before it starts (no room for its timer, a shield's time up, a
+ * cancellation that came meanwhile) is claimed by the task itself, unless
+ * a waker was first: then it leaves and takes that wake-up. */
+static int park_mt(weft__sched *s, weft__task *t, weft__reason reason, const void *obj,
+                   int64_t deadline, unsigned flags)
+{
+    weft_co *cur = weft__th.cur;
+    t->plain = cur == t->co && cur->kind == WEFT_STACK_PRIVATE;
+    if (__atomic_load_n(&t->park, __ATOMIC_RELAXED) == P_NONE)
+        weft__park_open(t, flags);
+    int early = 0;
+    if (unlikely(t->shield) && !(flags & PARK_NOCANCEL)) {
+        int64_t cap = t->shield_dl;
+        if (cap >= 0 && (deadline < 0 || cap < deadline)) {
+            if (cap <= weft_now())
+                early = ETIMEDOUT;
+            deadline = cap;
+        }
+    }
+    if (!early && deadline > 0 && weft__timer_add(s, t, deadline) != 0)
+        early = ENOMEM;
+    /* Seen after the wait opened (both sequentially consistent), so that
+     * weft_cancel on another worker either sees the open wait or is seen
+     * here. */
+    if (!early && __atomic_load_n(&t->cancelled, __ATOMIC_SEQ_CST) && !t->shield &&
+        !(flags & PARK_NOCANCEL))
+        early = ECANCELED;
+    if (early && weft__claim(t, 0)) {
+        t->wake = early;
+    } else {
+        t->reason = (uint8_t)reason;
+        t->obj = obj;
+        t->since = coarse_now();
+        t->state = T_WAITING;
+        t->resume = cur;
+        t->flags = (uint8_t)flags;
+        if (flags & PARK_EXTERNAL)
+            s->external++;
+        if (flags & PARK_PIN) {
+            s->pins++;
+            pin(t, 1);
+        }
+        if (weft__switch_out(s, t) != 0)
+            weft__co_die(t->co, "no memory to save a shared stack for a wait that another "
+                                "worker may end");
+        if (flags & PARK_EXTERNAL)
+            s->external--;
+        if (flags & PARK_PIN)
+            unpin(s, t);
+        t->flags = 0;
+    }
+    t->state = T_RUNNING;
+    if (t->heap_idx)
+        weft__timer_del(s, t);
+    unlink_all_mt(t);
+    __atomic_store_n(&t->park, P_NONE, __ATOMIC_RELAXED);
+    return t->wake;
+}
+
 int weft__park(weft__task *t, weft__reason reason, const void *obj, int64_t deadline,
                unsigned flags)
 {
     weft__sched *s = weft__sched_cur;
+    if (unlikely(s->mt))
+        return park_mt(s, t, reason, obj, deadline, flags);
     weft_co *cur = weft__th.cur;
     /* Is the task's memory where its pointers say (a private task driving
      * no generator)? One byte for wakers to test. */
@@ -149,9 +232,53 @@ int weft__park(weft__task *t, weft__reason reason, const void *obj, int64_t dead
     return rc == 0 ? t->wake : unpark(s, t);
 }
 
+void weft__deliver(weft__task *t, int why, size_t fired)
+{
+    t->wake = why;
+    t->fired = fired;
+    weft__sched *h = t->home;
+    if (h != weft__sched_cur) {
+        weft__inbox_push(h, t);
+        return;
+    }
+    if (t->heap_idx)
+        weft__timer_del(h, t);
+    weft__ready_next(h, t);
+}
+
+weft__waiter *weft__wq_take_mt(weft_waitq *q)
+{
+    weft__waiter *w;
+    while ((w = q->head)) {
+        weft__wq_unlink_mt(w);
+        if (weft__claim(w->task, 0))
+            return w;
+    }
+    return NULL;
+}
+
+char *weft__parcel(weft__task *t, size_t n)
+{
+    if (n > t->capparcel) {
+        char *p = realloc(t->parcel, n);
+        if (!p) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        t->parcel = p;
+        t->capparcel = n;
+    }
+    return t->parcel;
+}
+
 void weft__wake(weft__task *t, int why, size_t fired)
 {
     weft__sched *s = weft__sched_cur;
+    if (unlikely(s->mt)) {
+        if (weft__claim(t, 0))
+            weft__deliver(t, why, fired);
+        return;
+    }
     if (unlikely(t->state != T_WAITING))
         return; /* already woken (e.g. cancelled) and not run yet */
     for (size_t i = 0; i < t->nwaiters; i++)
@@ -239,8 +366,10 @@ static void rec_put(weft__sched *s, weft__task *t)
 {
     if (s->npool >= RECORD_POOL_MAX) { /* a burst is over: give it back */
         free(t->wv);
+        free(t->parcel);
         free(t);
-        s->records--;
+        if (s->records) /* one made by another worker */
+            s->records--;
         return;
     }
     t->next_free = s->pool;
@@ -250,21 +379,35 @@ static void rec_put(weft__sched *s, weft__task *t)
 
 static void all_link(weft__sched *s, weft__task *t)
 {
+    weft__lock(&s->all_lk, s->mt);
     t->prev_all = NULL;
     t->next_all = s->all;
     if (s->all)
         s->all->prev_all = t;
     s->all = t;
+    weft__unlock(&s->all_lk, s->mt);
 }
 
 static void all_unlink(weft__sched *s, weft__task *t)
 {
+    weft__lock(&s->all_lk, s->mt);
     if (t->prev_all)
         t->prev_all->next_all = t->next_all;
     else
         s->all = t->next_all;
     if (t->next_all)
         t->next_all->prev_all = t->prev_all;
+    weft__unlock(&s->all_lk, s->mt);
+}
+
+void weft__all_link(weft__sched *s, weft__task *t)
+{
+    all_link(s, t);
+}
+
+void weft__all_unlink(weft__sched *s, weft__task *t)
+{
+    all_unlink(s, t);
 }
 
 /* Inlined into weft_spawn, the hot path, and weft__spawn. */
@@ -294,8 +437,16 @@ static inline __attribute__((always_inline)) weft_co *spawn(weft__sched *s, weft
     t->co = co;
     t->resume = co;
     t->group = g;
+    t->home = s;
     all_link(s, t);
     s->live++;
+    if (unlikely(s->mt)) {
+        t->stay = co->kind == WEFT_STACK_SHARED || g;
+        if (!t->stay) {
+            weft__fresh_push(s, t);
+            return co;
+        }
+    }
     weft__ready_next(s, t);
     return co;
 }
@@ -305,10 +456,57 @@ weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opt
     return spawn(s, fn, arg, opts, g);
 }
 
+weft_co *weft__spawn_at(weft__sched *s, weft__sched *to, weft_fn fn, void *arg,
+                        const weft_opts *opts)
+{
+    if (to == s) {
+        weft__task *t;
+        weft_co *co = spawn(s, fn, arg, opts, NULL);
+        if (co && s->mt && !(t = co->task_data)->stay) {
+            /* spawn put it in the ring: take it back, it stays here */
+            weft__spin_lock(&s->fresh_lk);
+            weft__task **top = &s->fresh[(s->fresh_top + s->fresh_n - 1) & (s->fresh_cap - 1)];
+            if (s->fresh_n && *top == t)
+                __atomic_store_n(&s->fresh_n, s->fresh_n - 1, __ATOMIC_SEQ_CST);
+            else
+                t = NULL;
+            weft__spin_unlock(&s->fresh_lk);
+            if (t) {
+                t->stay = 1;
+                weft__ready_next(s, t);
+            }
+        }
+        return co;
+    }
+    weft__task *t = rec_get(s);
+    if (!t) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    weft_co *co = weft_co_new(fn, arg, opts);
+    if (!co) {
+        rec_put(s, t);
+        return NULL;
+    }
+    /* A shared-stack task is placed on one of that worker's stacks when it
+     * first runs there. */
+    co->task = 1;
+    co->task_data = t;
+    co->resumer = to->loop;
+    t->co = co;
+    t->resume = co;
+    t->home = to;
+    t->stay = 1;
+    weft__all_link(to, t);
+    s->live++; /* the sum over workers is what counts (workers.c) */
+    weft__inbox_push(to, t);
+    return co;
+}
+
 /* Frees a finished task: its coroutine goes back to the stack pool. */
 void weft__task_free(weft__sched *s, weft__task *t)
 {
-    all_unlink(s, t);
+    all_unlink(t->home, t);
     weft__co_free(t->co);
     rec_put(s, t);
 }
@@ -343,6 +541,31 @@ static void finish(weft__sched *s, weft__task *t, void *ret)
     t->state = T_DONE;
     t->result = ret;
     s->live--;
+    if (unlikely(s->mt) && !t->group) {
+        /* The joiner word tells a join or a detach on another worker that
+         * the task is done (and publishes its result). */
+        weft__co_retire(t->co);
+        for (;;) {
+            weft__task *j = __atomic_load_n(&t->joiner, __ATOMIC_ACQUIRE);
+            if (!j || j == JOIN_DETACHED) {
+                if (!__atomic_compare_exchange_n(&t->joiner, &j, JOIN_DONE, 0, __ATOMIC_ACQ_REL,
+                                                 __ATOMIC_ACQUIRE))
+                    continue;
+                if (j == JOIN_DETACHED)
+                    weft__task_free(s, t);
+                return;
+            }
+            /* JOIN_WAKING holds the joiner, whose wait may be ending by
+             * itself, until its claim has been tried. */
+            if (__atomic_compare_exchange_n(&t->joiner, &j, JOIN_WAKING, 0, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE)) {
+                if (weft__claim(j, 0))
+                    weft__deliver(j, 0, 0);
+                __atomic_store_n(&t->joiner, JOIN_DONE, __ATOMIC_RELEASE);
+                return;
+            }
+        }
+    }
     if (t->detached)
         weft__task_free(s, t); /* on the loop's stack: its own is done */
     else if (t->group)
@@ -394,8 +617,17 @@ static inline void run_one(weft__sched *s, weft__task *t)
     }
 }
 
-static void cancel_all(weft__sched *s)
+void weft__cancel_all(weft__sched *s)
 {
+    if (s->mt) {
+        /* From the worker that found the deadlock, every other one asleep. */
+        for (weft__task *t = s->all; t; t = t->next_all) {
+            __atomic_store_n(&t->cancelled, 1, __ATOMIC_SEQ_CST);
+            if (weft__claim(t, 2))
+                weft__deliver(t, ECANCELED, 0);
+        }
+        return;
+    }
     for (weft__task *t = s->all; t; t = t->next_all) {
         if (t->state == T_DONE)
             continue;
@@ -416,7 +648,7 @@ static int deadlock(weft__sched *s)
         fflush(stderr);
         weft__dump_fd(s, 2);
         /* Every blocked call returns ECANCELED so that the tasks unwind. */
-        cancel_all(s);
+        weft__cancel_all(s);
         return s->nready ? 0 : -1;
     }
     fprintf(stderr, "weft: %zu tasks still asleep after cancellation; abandoned\n", s->live);
@@ -451,16 +683,34 @@ static void loop(weft__sched *s)
     }
 }
 
-int weft_run(weft_fn main, void *arg, void **result)
+void weft__loop_mt(weft__sched *s)
 {
-    if (!main) {
-        errno = EINVAL;
-        return -1;
+    for (;;) {
+        WEFT__PUBLISH(s->budget, DIRECT_BUDGET);
+        for (size_t n = s->nready; n && s->nready; n--)
+            run_one(s, weft__ready_pop(s, !s->budget));
+        weft__inbox_drain(s);
+        if (s->nheap)
+            weft__timer_fire(s, weft_now());
+        /* One unstarted task a round, so that a pair of tasks that keep
+         * waking each other does not starve them. */
+        weft__task *f = weft__fresh_pop(s);
+        if (f)
+            run_one(s, f);
+        if (s->nready || f) {
+            if (s->external)
+                weft__idle(s, 0);
+            continue;
+        }
+        if (weft__steal(s))
+            continue;
+        if (weft__mt_idle(s))
+            return;
     }
-    if (weft__sched_cur) {
-        errno = EBUSY;
-        return -1;
-    }
+}
+
+weft__sched *weft__sched_new(void)
+{
     if (!weft__th.cur)
         weft__thread_init();
     /* On the heap: the caller may be a coroutine on a shared stack, whose
@@ -468,39 +718,31 @@ int weft_run(weft_fn main, void *arg, void **result)
     weft__sched *s = calloc(1, sizeof *s);
     if (!s) {
         errno = ENOMEM;
-        return -1;
+        return NULL;
     }
     s->loop = weft__th.cur;
-    s->rng = (uint64_t)weft_now() | 1;
+    s->rng = (uint64_t)weft_now() | (uint64_t)(uintptr_t)s | 1;
     weft__sched_cur = s;
     weft__debugger_add(s);
     weft__wd_enter(s);
-    int rc = 0;
-    weft_co *m = weft__spawn(s, main, arg, NULL, NULL);
-    if (!m) {
-        rc = -1;
-    } else {
-        weft__task *mt = m->task_data;
-        mt->owned = 1;
-        loop(s);
-        weft__idle_fini(s);
-        if (result && mt->state == T_DONE)
-            *result = mt->result;
-        /* Finished tasks nobody joined; abandoned ones (a deadlock that
-         * cancellation did not undo) stay allocated. */
-        for (weft__task *t = s->all, *next; t; t = next) {
-            next = t->next_all;
-            if (t->state == T_DONE)
-                weft__task_free(s, t);
-        }
-        if (s->deadlocked)
-            rc = -1;
+    return s;
+}
+
+void weft__sched_end(weft__sched *s)
+{
+    weft__idle_fini(s);
+    /* Finished tasks nobody joined; abandoned ones (a deadlock that
+     * cancellation did not undo) stay allocated. */
+    for (weft__task *t = s->all, *next; t; t = next) {
+        next = t->next_all;
+        if (t->state == T_DONE)
+            weft__task_free(s, t);
     }
-    int e = errno;
     while (s->pool) {
         weft__task *t = s->pool;
         s->pool = t->next_free;
         free(t->wv);
+        free(t->parcel);
         free(t);
     }
 #ifdef __GLIBC__
@@ -511,8 +753,40 @@ int weft_run(weft_fn main, void *arg, void **result)
     weft__timer_free(s);
     weft__debugger_remove(s);
     weft__wd_leave(s);
+    free(s->fresh);
+    free(s->stolen);
     weft__sched_cur = NULL;
     free(s);
+}
+
+int weft_run(weft_fn main, void *arg, void **result)
+{
+    if (!main) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (weft__sched_cur) {
+        errno = EBUSY;
+        return -1;
+    }
+    weft__sched *s = weft__sched_new();
+    if (!s)
+        return -1;
+    int rc = 0;
+    weft_co *m = weft__spawn(s, main, arg, NULL, NULL);
+    if (!m) {
+        rc = -1;
+    } else {
+        weft__task *mt = m->task_data;
+        mt->owned = 1;
+        loop(s);
+        if (result && mt->state == T_DONE)
+            *result = mt->result;
+        if (s->deadlocked)
+            rc = -1;
+    }
+    int e = errno;
+    weft__sched_end(s);
     if (rc)
         errno = m ? EDEADLK : e;
     return rc;
@@ -551,11 +825,49 @@ static weft__task *unclaimed(weft_co *task, const weft__task *self)
         errno = EINVAL;
         return NULL;
     }
-    if (t == self || t->joiner || t->owned || t->detached) {
+    weft__task *j = __atomic_load_n(&t->joiner, __ATOMIC_ACQUIRE);
+    if (t == self || (j && j != JOIN_DONE) || t->owned || t->detached) {
         errno = EDEADLK;
         return NULL;
     }
     return t;
+}
+
+/* Several workers: ends a wait that self opened and did not start, unless
+ * a waker claimed it first; then takes that wake-up. Returns its reason. */
+static int park_close(weft__task *self)
+{
+    if (weft__claim(self, 0)) {
+        __atomic_store_n(&self->park, P_NONE, __ATOMIC_RELAXED);
+        return 0;
+    }
+    return weft__park(self, WR_JOIN, NULL, -1, 0);
+}
+
+/* weft_join with several workers: the joiner word (JOIN_*) is the one
+ * place the joiner and the finishing worker meet. */
+static int join_mt(weft__task *self, weft__task *t, weft_co *task, int64_t deadline)
+{
+    if (__atomic_load_n(&t->joiner, __ATOMIC_ACQUIRE) == JOIN_DONE)
+        return 0;
+    if (weft__expired(deadline))
+        return weft__late(deadline);
+    weft__park_open(self, 0);
+    weft__task *seen = NULL;
+    if (!__atomic_compare_exchange_n(&t->joiner, &seen, self, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        int why = park_close(self);
+        return seen != JOIN_DONE ? EDEADLK : why;
+    }
+    int why = weft__park(self, WR_JOIN, task, deadline, 0);
+    seen = self;
+    /* Not woken by the finish: take the join back; if the finisher holds
+     * it, wait the few instructions until it lets go of this record. */
+    if (why && !__atomic_compare_exchange_n(&t->joiner, &seen, NULL, 0, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&t->joiner, __ATOMIC_ACQUIRE) != JOIN_DONE)
+            sched_yield();
+    return why;
 }
 
 int weft_join(weft_co *task, void **result, int64_t deadline)
@@ -566,7 +878,13 @@ int weft_join(weft_co *task, void **result, int64_t deadline)
     weft__task *t = unclaimed(task, self);
     if (!t)
         return -1;
-    if (t->state != T_DONE) {
+    if (weft__sched_cur->mt) {
+        int why = join_mt(self, t, task, deadline);
+        if (why) {
+            errno = why;
+            return -1;
+        }
+    } else if (t->state != T_DONE) {
         if (weft__expired(deadline)) {
             errno = weft__late(deadline);
             return -1;
@@ -595,6 +913,18 @@ int weft_detach(weft_co *task)
     weft__task *t = unclaimed(task, NULL);
     if (!t)
         return -1;
+    if (s->mt) {
+        weft__task *seen = NULL;
+        if (__atomic_compare_exchange_n(&t->joiner, &seen, JOIN_DETACHED, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            return 0;
+        if (seen != JOIN_DONE) {
+            errno = EDEADLK;
+            return -1;
+        }
+        weft__task_free(s, t);
+        return 0;
+    }
     if (t->state == T_DONE)
         weft__task_free(s, t);
     else
@@ -658,6 +988,14 @@ int weft_cancel(weft_co *task)
     if (!t) {
         errno = EINVAL;
         return -1;
+    }
+    if (weft__sched_cur->mt) {
+        /* Seen by the task's next wait, or its wait is claimed here (see
+         * park_mt). A finished task's claim word stays P_NONE. */
+        __atomic_store_n(&t->cancelled, 1, __ATOMIC_SEQ_CST);
+        if (weft__claim(t, 1))
+            weft__deliver(t, ECANCELED, 0);
+        return 0;
     }
     if (t->state == T_DONE)
         return 0;

@@ -15,6 +15,7 @@
 #include "weft.h"
 
 #include "base/compiler.h"
+#include "base/spin.h"
 #include "base/time.h"
 
 typedef struct weft__task weft__task;
@@ -37,6 +38,7 @@ typedef struct weft__waiter {
                          wait, in a waiter of no queue (q == NULL) */
     };
     weft_waitq *q;
+    int *lk; /* the lock of q's object, in a run of several workers */
     weft__task *task;
     void *buf;  /* channels: the element to send, or where to receive; in
                    the waiting task's memory (see weft__task_copy) */
@@ -77,6 +79,17 @@ enum {
                           waits: its frames stay in place (shared stacks) */
 };
 
+/* The claim word of a parked task (weft__task.park) in a run of several
+ * workers: whoever moves it from a parked value to P_CLAIMED is the one
+ * waker of that wait. Cancellation claims only P_OPEN, a deadlock also
+ * P_SHIELDED. */
+enum { P_NONE, P_OPEN, P_SHIELDED, P_NOCANCEL, P_CLAIMED };
+
+/* weft__task.joiner besides a joining task, in a run of several workers. */
+#define JOIN_DONE ((weft__task *)1)     /* finished: a join takes it at once */
+#define JOIN_DETACHED ((weft__task *)2) /* freed when it finishes */
+#define JOIN_WAKING ((weft__task *)3)   /* the finisher is waking the joiner */
+
 struct weft__task {
     weft_co *co;     /* the task itself */
     weft_co *resume; /* where to jump to resume it: the task, or the
@@ -85,6 +98,7 @@ struct weft__task {
     weft__task *prev_all, *next_all; /* every task of the scheduler */
     weft__task *next_free;           /* in the pool of records */
     weft_group *group;               /* owner group, or NULL */
+    weft__sched *home;               /* the scheduler it runs on */
     /* What spawn does not set, zeroed when a record is taken, up to w1. */
     uint8_t state; /* T_* */
     uint8_t cancelled;
@@ -93,6 +107,8 @@ struct weft__task {
     uint8_t detached;      /* freed as soon as it finishes */
     uint8_t plain;         /* waits in place: private, driving no generator */
     uint8_t reason;        /* weft__reason of the current wait */
+    uint8_t park;          /* P_*: the claim word (several workers) */
+    uint8_t stay;          /* never stolen (shared stack, group, spawn_on) */
     int wake;              /* why the wait ended: 0, ETIMEDOUT, ECANCELED, EPIPE */
     size_t fired;          /* which waiter woke it (select) */
     weft__waiter *waiters; /* of the current wait, linked into queues */
@@ -111,6 +127,9 @@ struct weft__task {
     weft__waiter w1;     /* the waiter of every wait but select's */
     weft__waiter *wv;    /* select's, grown on demand, freed with the record */
     size_t capwv;
+    char *parcel; /* several workers: where a task whose frames may move
+                     keeps the elements of its channel waits */
+    size_t capparcel;
 };
 
 typedef struct weft__timer {
@@ -177,6 +196,21 @@ struct weft__sched {
      * the thread (its kernel id) that runs this one. */
     weft__sched *dbg_prev, *dbg_next;
     int tid;
+    /* A run of several workers (workers.c); all zero under weft_run. */
+    int mt;
+    int index;
+    struct weft__world *world;
+    weft__task *inbox;  /* made ready by other threads: a lock-free stack */
+    int sleeping;       /* in its poller: a waker writes the eventfd */
+    int kicked;         /* woken to look for work (a spinner) */
+    int fresh_lk;       /* guards fresh and the counts below */
+    weft__task **fresh; /* spawned, not started, stealable: a ring */
+    size_t fresh_cap, fresh_top, fresh_n;
+    int all_lk;          /* guards `all`: other workers free, spawn and steal */
+    weft__task **stolen; /* room for one steal */
+    int spinner;         /* woken to look for work, still looking */
+    int idle;            /* in weft__mt_idle (under the world's lock) */
+    int idle_outside;    /* ...with a deadline or a wait on the world outside */
 };
 
 /* Stores of the fields the watchdog reads from its thread. */
@@ -278,6 +312,75 @@ static inline weft__task *weft__ready_pop(weft__sched *s, int fifo)
 
 /* ---- park and wake ------------------------------------------------------ */
 
+/* ---- several workers ---------------------------------------------------- */
+
+/* Does the calling thread take the locks of shared objects? In a run of
+ * several workers, and on a thread with no scheduler (a plain thread
+ * sending on a channel); never under weft_run. */
+static inline int weft__mt_here(void)
+{
+    weft__sched *s = weft__sched_cur;
+    return !s || s->mt;
+}
+
+static inline void weft__lock(int *lk, int mt)
+{
+    if (mt)
+        weft__spin_lock(lk);
+}
+
+static inline void weft__unlock(int *lk, int mt)
+{
+    if (mt)
+        weft__spin_unlock(lk);
+}
+
+/* Runs of several workers active in the process (a plain thread may use a
+ * channel only then). */
+extern int weft__mt_runs;
+
+#define WEFT__LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* Claims a parked task: 1 if the caller is its one waker. `cancel`: only
+ * a wait that cancellation ends (2: or a shielded one, for a deadlock). */
+static inline int weft__claim(weft__task *t, int cancel)
+{
+    uint8_t v = __atomic_load_n(&t->park, __ATOMIC_SEQ_CST);
+    for (;;) {
+        if (v == P_NONE || v == P_CLAIMED || (cancel == 1 && v != P_OPEN) ||
+            (cancel == 2 && v == P_NOCANCEL))
+            return 0;
+        if (__atomic_compare_exchange_n(&t->park, &v, P_CLAIMED, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            return 1;
+    }
+}
+
+/* Opens a wait of t before its waiters are linked where other workers see
+ * them (several workers): from now on a waker may claim it. */
+static inline void weft__park_open(weft__task *t, unsigned flags)
+{
+    t->wake = 0;
+    t->fired = 0;
+    uint8_t v = (flags & PARK_NOCANCEL) ? P_NOCANCEL : t->shield ? P_SHIELDED : P_OPEN;
+    __atomic_store_n(&t->park, v, __ATOMIC_SEQ_CST);
+}
+
+/* Do the frames of t's chain move while it waits (a shared stack in it)?
+ * Then what other workers copy for it goes through t->parcel. */
+static inline int weft__frames_move(const weft__task *t)
+{
+    for (const weft_co *c = weft__th.cur;; c = c->resumer) {
+        if (c->kind == WEFT_STACK_SHARED)
+            return 1;
+        if (c == t->co)
+            return 0;
+    }
+}
+
+/* Room for n bytes in t->parcel; NULL with errno ENOMEM. */
+char *weft__parcel(weft__task *t, size_t n);
+
 static inline weft__task *weft__self(void)
 {
     weft__sched *s = weft__sched_cur;
@@ -293,7 +396,7 @@ static inline int weft__enter(weft__task **self)
     weft__task *t = weft__self();
     if (unlikely(!t))
         return -1;
-    if (unlikely(t->cancelled) && !t->shield) {
+    if (unlikely(WEFT__LOAD(t->cancelled)) && !t->shield) {
         errno = ECANCELED;
         return -1;
     }
@@ -388,6 +491,9 @@ static inline int weft__expired(int64_t deadline)
 uint64_t weft__rand(weft__sched *s);
 
 weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opts, weft_group *g);
+/* Spawns on scheduler `to` (s's own or another worker's), never stolen. */
+weft_co *weft__spawn_at(weft__sched *s, weft__sched *to, weft_fn fn, void *arg,
+                        const weft_opts *opts);
 void weft__task_free(weft__sched *s, weft__task *t);
 /* The record behind a task handle, or NULL with errno EINVAL (EDEADLK for
  * a task already joined and freed). */
@@ -436,6 +542,71 @@ static inline weft__waiter *weft__wq_first(const weft_waitq *q)
     return (weft__waiter *)q->head;
 }
 
+/* ---- wake-ups across workers (sched.c, workers.c) ----------------------- */
+
+/* Unlinks w from its queue, whose object's lock the caller holds (several
+ * workers: the waiting task may be looking at w->q from its worker). */
+static inline void weft__wq_unlink_mt(weft__waiter *w)
+{
+    weft_waitq *q = w->q;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        q->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        q->tail = w->prev;
+    __atomic_store_n(&w->q, NULL, __ATOMIC_RELEASE);
+}
+
+static inline void weft__wq_push_lk(weft_waitq *q, weft__waiter *w, int *lk)
+{
+    w->lk = lk;
+    weft__wq_push(q, w);
+}
+
+/* Several workers: the first waiter of q whose task the caller claims,
+ * unlinked (waiters of tasks already woken another way are dropped). */
+weft__waiter *weft__wq_take_mt(weft_waitq *q);
+
+/* A claimed task: wakes it, on its worker (the ready queue) or from
+ * another (its worker's inbox, and the eventfd if that worker sleeps). */
+void weft__deliver(weft__task *t, int why, size_t fired);
+
+/* The waiter a waker serves next: the first of q. Under weft_run it stays
+ * linked until weft__wake_taken; with several workers (mt) its task is
+ * claimed and it is unlinked. NULL when none. */
+static inline weft__waiter *weft__wq_take(weft_waitq *q, int mt)
+{
+    if (likely(!mt))
+        return (weft__waiter *)q->head;
+    return weft__wq_take_mt(q);
+}
+
+static inline void weft__wake_taken(weft__waiter *w, int why, int mt)
+{
+    if (likely(!mt))
+        weft__wake(w->task, why, w->idx);
+    else
+        weft__deliver(w->task, why, w->idx);
+}
+
+/* Copies n bytes between buf and the waiter's buffer (dir 1: into it):
+ * with several workers that memory stays in place (a private stack, or
+ * the task's parcel), under weft_run it may be a saved shared image. */
+static inline void weft__hand(weft__waiter *w, void *buf, size_t n, int dir, int mt)
+{
+    if (mt) {
+        if (dir)
+            memcpy(w->buf, buf, n);
+        else
+            memcpy(buf, w->buf, n);
+        return;
+    }
+    weft__task_copy(w->task, w->buf, buf, n, dir);
+}
+
 /* Waits on one queue: the common case of every primitive but select. */
 static inline int weft__wait1(weft__task *t, weft_waitq *q, void *buf, weft__reason reason,
                               const void *obj, int64_t deadline, unsigned flags)
@@ -444,9 +615,31 @@ static inline int weft__wait1(weft__task *t, weft_waitq *q, void *buf, weft__rea
     w->task = t;
     w->buf = buf;
     w->idx = 0;
+    w->lk = NULL;
     weft__wq_push(q, w);
     t->waiters = w;
     t->nwaiters = 1;
+    return weft__park(t, reason, obj, deadline, flags);
+}
+
+/* weft__wait1 on the queue of an object whose lock lk the caller holds
+ * when mt (several workers): the wait opens before the waiter is seen,
+ * and lk is released before the task parks. */
+static inline int weft__wait1_lk(weft__task *t, weft_waitq *q, int *lk, void *buf,
+                                 weft__reason reason, const void *obj, int64_t deadline,
+                                 unsigned flags, int mt)
+{
+    if (likely(!mt))
+        return weft__wait1(t, q, buf, reason, obj, deadline, flags);
+    weft__park_open(t, flags);
+    weft__waiter *w = &t->w1;
+    w->task = t;
+    w->buf = buf;
+    w->idx = 0;
+    weft__wq_push_lk(q, w, lk);
+    t->waiters = w;
+    t->nwaiters = 1;
+    weft__spin_unlock(lk);
     return weft__park(t, reason, obj, deadline, flags);
 }
 
@@ -515,6 +708,34 @@ void weft__debugger_remove(weft__sched *s);
  * the first weft_run reads WEFT_DEBUG). */
 void weft__wd_enter(weft__sched *s);
 void weft__wd_leave(weft__sched *s);
+
+/* ---- workers.c ---------------------------------------------------------- */
+
+/* From any thread: makes t (claimed, or new) ready on its worker h. */
+void weft__inbox_push(weft__sched *h, weft__task *t);
+/* The owner takes what other threads made ready. */
+void weft__inbox_drain(weft__sched *s);
+/* A task spawned on s (by its own worker): into the stealable ring; a
+ * sleeping worker is woken if none is looking for work. */
+void weft__fresh_push(weft__sched *s, weft__task *t);
+/* The newest task of s's ring, or NULL. */
+weft__task *weft__fresh_pop(weft__sched *s);
+/* Takes half of another worker's ring; 1 if it got any. */
+int weft__steal(weft__sched *s);
+/* Nothing to do: sleeps until work, a deadline or the end; returns 1 when
+ * the run is over (every task of every worker finished, or abandoned). */
+int weft__mt_idle(weft__sched *s);
+/* sched.c's, for workers.c: links t into (and out of) s's list of tasks;
+ * runs a worker's loop; sets up and tears down a scheduler. */
+void weft__all_link(weft__sched *s, weft__task *t);
+void weft__all_unlink(weft__sched *s, weft__task *t);
+void weft__loop_mt(weft__sched *s);
+/* Cancels every task of s, shielded ones too (a deadlock). */
+void weft__cancel_all(weft__sched *s);
+weft__sched *weft__sched_new(void);
+/* Frees what s still holds (finished tasks nobody joined, the pool, the
+ * timers, the poller); `main_task` gets its result first. */
+void weft__sched_end(weft__sched *s);
 
 /* ---- group.c ------------------------------------------------------------ */
 
