@@ -256,8 +256,9 @@ WEFT_API int weft_co_defer(void (*fn)(void *), void *arg);
  *
  * Common errors of the blocking calls (weft_join, weft_pause, weft_sleep,
  * weft_chan_send, weft_chan_recv, weft_select, the _lock/_wait calls):
- *   EPERM      called outside a task of weft_run (on the thread's own stack,
- *              or with no weft_run active on this thread);
+ *   EPERM      called outside a task of weft_run or weft_run_threads (on
+ *              the thread's own stack, or with no run active on this
+ *              thread; for channels, see weft_chan_send);
  *   ECANCELED  the task was cancelled (weft_cancel) before or during the
  *              call; every later blocking call fails the same way, so that
  *              the task unwinds (except inside a shield, see
@@ -335,7 +336,11 @@ WEFT_API int weft_run(weft_fn main, void *arg, void **result);
  * tasks of groups are never stolen: they run where they were spawned.
  * Idle workers sleep in their poller; one that finds work while others
  * sleep wakes one more, and a spawn wakes a sleeping worker only when no
- * worker is already looking for work.
+ * worker is already looking for work. Nobody spins by default; with the
+ * environment variable WEFT_SPIN_US=N an idle worker that watches no fd
+ * looks for work for up to N microseconds before it sleeps, which cuts
+ * the latency of a wake-up from another worker (an eventfd write and a
+ * kernel wake-up, a few microseconds) at the cost of that CPU time.
  *
  * Across workers, channels (and select over them), mutexes, condition
  * variables, wait groups, semaphores, futures, event channels, weft_join
@@ -474,8 +479,11 @@ WEFT_API weft_co *weft_task_self(void);
  * "fd write <fd>" or "fd read/write <fd>" for a task waiting on an fd;
  * "select of <n> cases") and "for <ms> ms" since it started
  * waiting; a cancelled one adds "(cancelled)". The first line is
- * "weft: <n> tasks". Returns 0, or -1 with errno EPERM when no weft_run is
- * active on this thread. */
+ * "weft: <n> tasks". Under weft_run_threads each worker writes its own
+ * list, headed "weft: worker <i> of <n>:", when it next passes through its
+ * loop (a worker busy in a task that never blocks answers late); a task
+ * that calls weft_dump sleeps until all have. Returns 0, or -1 with errno
+ * EPERM when no run is active on this thread. */
 WEFT_API int weft_dump(void);
 
 /* Opt-in: with on nonzero, SIGQUIT (Ctrl-\) prints the task list of the
@@ -549,7 +557,20 @@ WEFT_API long weft_chan_drain(weft_chan *ch, void (*fn)(void *elem, void *arg), 
 
 /* Copies elem_size bytes from elem into the channel: to a waiting receiver,
  * or into the buffer when there is room; else blocks until a receiver
- * takes it. Returns 0, or -1 with errno (and the common errors):
+ * takes it.
+ *
+ * A plain thread (one that runs no scheduler) may send and receive while
+ * the process has a weft_run_threads run, on channels of that run: it
+ * takes the channel's lock as a worker does and, where a task would wait,
+ * retries after a short sleep (20 us, doubling up to 1 ms) until its
+ * deadline; it never queues, so a task's send on an unbuffered channel
+ * does not wait for it. A task waiting on a channel that a plain thread
+ * has used waits on the world outside, as on an fd: no deadlock is
+ * declared for it. Without such a run it gets EPERM. (Under
+ * weft_run, channels are lock-free and single-threaded: hand values to
+ * tasks from other threads with futures or event channels.)
+ *
+ * Returns 0, or -1 with errno (and the common errors):
  *   EINVAL  ch is NULL or not a channel, or elem is NULL;
  *   EPIPE   the channel is closed, or was closed while the caller waited. */
 WEFT_API int weft_chan_send(weft_chan *ch, const void *elem, int64_t deadline);

@@ -8,11 +8,7 @@ void weft__spin_wait(int *l)
     for (unsigned n = 0;; n++) {
         while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
             if (n++ < 64) {
-#if defined(__x86_64__) || defined(__i386__)
-                __builtin_ia32_pause();
-#elif defined(__aarch64__)
-                __asm__ __volatile__("yield");
-#endif
+                weft__cpu_relax();
             } else {
                 sched_yield();
             }

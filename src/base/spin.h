@@ -10,6 +10,16 @@
 
 void weft__spin_wait(int *l);
 
+/* Tells the CPU that this is a spin-wait loop. */
+static inline void weft__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 static inline void weft__spin_lock(int *l)
 {
     if (likely(!__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)))

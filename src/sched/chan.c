@@ -136,6 +136,9 @@ static int plain_thread_op(weft_chan *ch, void *elem, int64_t deadline, int send
     if (!weft__chan_ok(ch) || !elem)
         return EINVAL;
     long pause_ns = 20000;
+    weft__spin_lock(&ch->lk);
+    ch->foreign = 1;
+    weft__spin_unlock(&ch->lk);
     for (;;) {
         weft__spin_lock(&ch->lk);
         int r = send ? weft__chan_try_send(ch, elem, 1) : weft__chan_try_recv(ch, elem, 1);
@@ -176,7 +179,8 @@ static int chan_op_mt(weft__task *t, weft_chan *ch, void *elem, int64_t deadline
         buf = parcel;
     }
     why = weft__wait1_lk(t, send ? &ch->sendq : &ch->recvq, &ch->lk, buf,
-                         send ? WR_CHAN_SEND : WR_CHAN_RECV, ch, deadline, 0, 1);
+                         send ? WR_CHAN_SEND : WR_CHAN_RECV, ch, deadline,
+                         ch->foreign ? PARK_EXTERNAL : 0, 1);
     if (!why && parcel && !send)
         memcpy(elem, parcel, ch->elem);
     return why;

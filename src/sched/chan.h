@@ -10,6 +10,8 @@ struct weft_chan {
     unsigned magic;
     int closed;
     int lk;                      /* several workers: guards all of the channel */
+    int foreign;                 /* a plain thread has used it: its waiters wait on the
+                                    world outside (no deadlock is declared for them) */
     size_t elem, cap, len, head; /* ring buffer of cap elements */
     weft_waitq sendq, recvq;
     char *buf;

@@ -110,6 +110,8 @@ int weft_dump(void)
         errno = EPERM;
         return -1;
     }
+    if (s->mt)
+        return weft__dump_all(s);
     fflush(stderr);
     weft__dump_fd(s, 2);
     return 0;

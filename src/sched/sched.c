@@ -467,7 +467,7 @@ weft_co *weft__spawn_at(weft__sched *s, weft__sched *to, weft_fn fn, void *arg,
             weft__spin_lock(&s->fresh_lk);
             weft__task **top = &s->fresh[(s->fresh_top + s->fresh_n - 1) & (s->fresh_cap - 1)];
             if (s->fresh_n && *top == t)
-                __atomic_store_n(&s->fresh_n, s->fresh_n - 1, __ATOMIC_SEQ_CST);
+                __atomic_store_n(&s->fresh_n, s->fresh_n - 1, __ATOMIC_RELAXED);
             else
                 t = NULL;
             weft__spin_unlock(&s->fresh_lk);
@@ -559,9 +559,12 @@ static void finish(weft__sched *s, weft__task *t, void *ret)
              * itself, until its claim has been tried. */
             if (__atomic_compare_exchange_n(&t->joiner, &j, JOIN_WAKING, 0, __ATOMIC_ACQ_REL,
                                             __ATOMIC_ACQUIRE)) {
-                if (weft__claim(j, 0))
-                    weft__deliver(j, 0, 0);
+                /* t may be freed as soon as the joiner runs: done with
+                 * it before the joiner is woken. */
+                int claimed = weft__claim(j, 0);
                 __atomic_store_n(&t->joiner, JOIN_DONE, __ATOMIC_RELEASE);
+                if (claimed)
+                    weft__deliver(j, 0, 0);
                 return;
             }
         }
@@ -690,6 +693,7 @@ void weft__loop_mt(weft__sched *s)
         for (size_t n = s->nready; n && s->nready; n--)
             run_one(s, weft__ready_pop(s, !s->budget));
         weft__inbox_drain(s);
+        weft__dump_poll(s);
         if (s->nheap)
             weft__timer_fire(s, weft_now());
         /* One unstarted task a round, so that a pair of tasks that keep
@@ -801,7 +805,10 @@ weft__task *weft__task_of(weft_co *co)
         errno = EINVAL;
         return NULL;
     }
-    if (co->state == ST_FREED) {
+    /* With several workers the task may be running elsewhere: its state
+     * is its worker's to read. */
+    weft__sched *s = weft__sched_cur;
+    if ((!s || !s->mt) && co->state == ST_FREED) {
         /* A freed task was joined (its memory not yet reused). */
         errno = co->task ? EDEADLK : EINVAL;
         return NULL;

@@ -211,6 +211,7 @@ struct weft__sched {
     int spinner;         /* woken to look for work, still looking */
     int idle;            /* in weft__mt_idle (under the world's lock) */
     int idle_outside;    /* ...with a deadline or a wait on the world outside */
+    unsigned dump_seen;  /* the last weft_dump request it answered */
 };
 
 /* Stores of the fields the watchdog reads from its thread. */
@@ -420,11 +421,16 @@ static inline int weft__late(int64_t deadline)
  * needs room kept for it. Returns 0 once t runs again, or -1 with errno
  * ENOMEM when t could not leave (no memory to save t's own frames for the
  * next task, nor to reach the loop). */
+weft__task *weft__fresh_pop(weft__sched *s);
+
 static inline int weft__switch_out(weft__sched *s, weft__task *t)
 {
-    if (s->nready && s->budget && !s->pins) {
+    weft__task *n = NULL;
+    if (s->budget && !s->pins &&
+        (s->nready || (unlikely(s->mt) && WEFT__LOAD(s->fresh_n) && (n = weft__fresh_pop(s))))) {
         WEFT__PUBLISH(s->budget, s->budget - 1);
-        weft__task *n = weft__ready_pop(s, 0);
+        if (s->nready)
+            n = weft__ready_pop(s, 0);
         WEFT__PUBLISH(s->current, n);
         n->state = T_RUNNING;
         if (n == t) /* a task that paused alone just goes on */
@@ -725,6 +731,11 @@ int weft__steal(weft__sched *s);
 /* Nothing to do: sleeps until work, a deadline or the end; returns 1 when
  * the run is over (every task of every worker finished, or abandoned). */
 int weft__mt_idle(weft__sched *s);
+/* weft_dump with several workers: each writes its own list; the caller
+ * waits (sleeping) until all have. 0. */
+int weft__dump_all(weft__sched *s);
+/* A worker's loop answers a weft_dump request, if one is new. */
+void weft__dump_poll(weft__sched *s);
 /* sched.c's, for workers.c: links t into (and out of) s's list of tasks;
  * runs a worker's loop; sets up and tears down a scheduler. */
 void weft__all_link(weft__sched *s, weft__task *t);

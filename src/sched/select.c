@@ -202,6 +202,8 @@ int weft__select(weft_case *cases, size_t n, int64_t deadline, const weft__case_
         }
         t->waiters = w;
         t->nwaiters = n;
+        for (size_t i = 0; i < m.nch; i++)
+            ext |= m.ch[i]->foreign;
         sel_lock(&m, mt, 0);
         int why = weft__park(t, WR_SELECT, cases, deadline, ext ? PARK_EXTERNAL : 0);
         size_t fired = t->fired;

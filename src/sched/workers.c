@@ -42,6 +42,10 @@ typedef struct weft__world {
     int spinning;   /* workers woken to look for work */
     int over;       /* the run is over */
     pthread_t *threads;
+    unsigned dump_gen;       /* weft_dump asks every worker for its list */
+    int dump_left;           /* workers that have not written it yet */
+    pthread_mutex_t dump_mu; /* one worker's list at a time */
+    int64_t spin_ns;         /* WEFT_SPIN_US: how long an idle worker looks before it sleeps */
 } weft__world;
 
 /* ---- the inbox ------------------------------------------------------------ */
@@ -135,11 +139,14 @@ void weft__fresh_push(weft__sched *s, weft__task *t)
     }
     t->state = T_READY;
     *ring_at(s, s->fresh_n) = t;
-    __atomic_store_n(&s->fresh_n, s->fresh_n + 1, __ATOMIC_SEQ_CST);
+    /* No fence between this store and the load of nsleep below: a worker
+     * going to sleep may miss this task, and a sleeper may be missed, but
+     * then this worker runs it itself; the next spawn wakes the sleeper. */
+    __atomic_store_n(&s->fresh_n, s->fresh_n + 1, __ATOMIC_RELAXED);
     weft__spin_unlock(&s->fresh_lk);
     weft__world *w = s->world;
-    if (__atomic_load_n(&w->nsleep, __ATOMIC_SEQ_CST) &&
-        !__atomic_load_n(&w->spinning, __ATOMIC_SEQ_CST))
+    if (__atomic_load_n(&w->nsleep, __ATOMIC_RELAXED) &&
+        !__atomic_load_n(&w->spinning, __ATOMIC_RELAXED))
         wake_spinner(w, s);
 }
 
@@ -151,7 +158,7 @@ weft__task *weft__fresh_pop(weft__sched *s)
     weft__spin_lock(&s->fresh_lk);
     if (s->fresh_n) {
         t = *ring_at(s, s->fresh_n - 1);
-        __atomic_store_n(&s->fresh_n, s->fresh_n - 1, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&s->fresh_n, s->fresh_n - 1, __ATOMIC_RELAXED);
     }
     weft__spin_unlock(&s->fresh_lk);
     return t;
@@ -185,7 +192,7 @@ int weft__steal(weft__sched *s)
         for (; got < take; got++)
             s->stolen[got] = *ring_at(v, got);
         v->fresh_top = (v->fresh_top + got) & (v->fresh_cap - 1);
-        __atomic_store_n(&v->fresh_n, v->fresh_n - got, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&v->fresh_n, v->fresh_n - got, __ATOMIC_RELAXED);
         weft__spin_unlock(&v->fresh_lk);
         if (!got)
             continue;
@@ -204,6 +211,17 @@ int weft__steal(weft__sched *s)
     }
     spin_end(s, 0);
     return 0;
+}
+
+/* A worker's tasks are its own to read: each worker writes its list when
+ * it next passes through its loop. */
+static void dump_one(weft__world *w, weft__sched *s)
+{
+    pthread_mutex_lock(&w->dump_mu);
+    fprintf(stderr, "weft: worker %d of %u:\n", s->index, w->n);
+    fflush(stderr);
+    weft__dump_fd(s, 2);
+    pthread_mutex_unlock(&w->dump_mu);
 }
 
 /* ---- sleep, the end, deadlocks ------------------------------------------- */
@@ -237,11 +255,8 @@ static void all_idle(weft__world *w)
     if (w->deadlocks++ == 0) {
         fflush(stderr);
         fputs("weft: all tasks are asleep - deadlock!\n", stderr);
-        for (unsigned i = 0; i < w->n; i++) {
-            fprintf(stderr, "worker %u:\n", i);
-            fflush(stderr);
-            weft__dump_fd(w->w[i], 2);
-        }
+        for (unsigned i = 0; i < w->n; i++)
+            dump_one(w, w->w[i]);
         fflush(stderr);
         /* Every blocked call returns ECANCELED so that the tasks unwind. */
         for (unsigned i = 0; i < w->n; i++)
@@ -265,9 +280,30 @@ static int work_seen(weft__world *w, weft__sched *s)
     return 0;
 }
 
+/* Opt-in (WEFT_SPIN_US): an idle worker with no fd to watch looks for work
+ * for a while before it sleeps, trading CPU for the latency of a wake-up
+ * from another worker (a write to its eventfd and the kernel's wake). */
+static int spin_for_work(weft__world *w, weft__sched *s)
+{
+    if (!w->spin_ns || s->external)
+        return 0;
+    int64_t until = weft_now() + w->spin_ns;
+    if (s->nheap && s->heap[1].when < until)
+        until = s->heap[1].when;
+    for (unsigned i = 0;; i++) {
+        if (work_seen(w, s))
+            return 1;
+        if ((i & 63) == 63 && weft_now() >= until)
+            return 0;
+        weft__cpu_relax();
+    }
+}
+
 int weft__mt_idle(weft__sched *s)
 {
     weft__world *w = s->world;
+    if (spin_for_work(w, s))
+        return 0;
     pthread_mutex_lock(&w->mu);
     s->idle = 1;
     s->idle_outside = s->nheap || s->external;
@@ -290,6 +326,45 @@ int weft__mt_idle(weft__sched *s)
     w->nidle--;
     pthread_mutex_unlock(&w->mu);
     return __atomic_load_n(&w->over, __ATOMIC_SEQ_CST);
+}
+
+/* ---- weft_dump ------------------------------------------------------------ */
+
+void weft__dump_poll(weft__sched *s)
+{
+    weft__world *w = s->world;
+    unsigned gen = __atomic_load_n(&w->dump_gen, __ATOMIC_ACQUIRE);
+    if (gen == s->dump_seen)
+        return;
+    s->dump_seen = gen;
+    dump_one(w, s);
+    __atomic_fetch_sub(&w->dump_left, 1, __ATOMIC_RELEASE);
+}
+
+int weft__dump_all(weft__sched *s)
+{
+    weft__world *w = s->world;
+    fflush(stderr);
+    if (!s->current) { /* no task to wait in: this worker's alone */
+        dump_one(w, s);
+        return 0;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (__atomic_load_n(&w->dump_left, __ATOMIC_ACQUIRE)) { /* another dump */
+        pthread_mutex_unlock(&w->mu);
+        weft_sleep(weft_after(WEFT_MS(1)));
+        pthread_mutex_lock(&w->mu);
+    }
+    __atomic_store_n(&w->dump_left, (int)w->n - 1, __ATOMIC_RELAXED);
+    s->dump_seen = __atomic_add_fetch(&w->dump_gen, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&w->mu);
+    dump_one(w, s);
+    kick_all(w);
+    /* Sleeps rather than parks: a worker busy in a long task answers late,
+     * and this must not count as waiting on anything. */
+    while (__atomic_load_n(&w->dump_left, __ATOMIC_ACQUIRE) > 0)
+        weft_sleep(weft_after(WEFT_MS(1)));
+    return 0;
 }
 
 /* ---- weft_run_threads ------------------------------------------------------ */
@@ -404,6 +479,10 @@ int weft_run_threads(unsigned n, weft_fn main, void *arg, void **result)
         return -1;
     }
     pthread_mutex_init(&w->mu, NULL);
+    pthread_mutex_init(&w->dump_mu, NULL);
+    const char *spin = getenv("WEFT_SPIN_US");
+    if (spin && *spin)
+        w->spin_ns = WEFT_US(strtol(spin, NULL, 10) > 0 ? strtol(spin, NULL, 10) : 0);
     pthread_cond_init(&w->cv, NULL);
     __atomic_fetch_add(&weft__mt_runs, 1, __ATOMIC_SEQ_CST);
     int rc = -1, e = 0;
@@ -443,6 +522,7 @@ int weft_run_threads(unsigned n, weft_fn main, void *arg, void **result)
     }
     __atomic_fetch_sub(&weft__mt_runs, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_destroy(&w->mu);
+    pthread_mutex_destroy(&w->dump_mu);
     pthread_cond_destroy(&w->cv);
     free(w->w);
     free(w->threads);
