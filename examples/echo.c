@@ -43,13 +43,14 @@ static void *server(void *arg)
     }
 }
 
-/* One server per worker; each serves its connections on its worker. */
+/* One server per worker, each serving its connections on its worker:
+ * this first task, on worker 0, starts the others and is the first. */
 static void *servers(void *arg)
 {
-    for (int i = 0; i < weft_workers(); i++)
+    for (int i = 1; i < weft_workers(); i++)
         if (!weft_spawn_on(i, server, arg, NULL))
             perror("echo: spawn");
-    return NULL;
+    return server(arg);
 }
 
 int main(int argc, char **argv)

@@ -100,10 +100,10 @@ static void *server(void *arg)
 
 static void *servers(void *arg) /* one per worker, as in echo */
 {
-    for (int i = 0; i < weft_workers(); i++)
+    for (int i = 1; i < weft_workers(); i++)
         if (!weft_spawn_on(i, server, arg, NULL))
             perror("http: spawn");
-    return NULL;
+    return server(arg);
 }
 
 int main(int argc, char **argv)
