@@ -14,26 +14,34 @@
  * Each seed runs in a forked child, so that a crash or a hang (an alarm)
  * is reported with its seed and the other seeds go on.
  *
- * Usage: stress [-s SEED] [-n SEEDS] [-o OPS] [-k KIND] [-m MASK] [-t SECS] [-F] [-v]
+ * Usage: stress [-s SEED] [-n SEEDS] [-o OPS] [-k KIND] [-m MASK] [-w WORKERS] [-b BATCH]
+ *               [-H TASKS] [-t SECS] [-F] [-v]
  *   -s  first seed (default 1)           -n  number of seeds (default 20)
  *   -o  operations per seed (default 20000)
  *   -k  stack kind of tasks and generators: auto (the process default,
  *       WEFT_STACK=shared|private), private, shared, or mixed (each at
  *       random, explicit kinds included); default auto
  *   -m  bit mask of the scenarios to run (default all; see scen_names)
+ *   -w  run each seed under weft_run_threads(WORKERS) (0: one per CPU)
+ *       instead of weft_run
+ *   -b  at most BATCH scenarios at once (default 4)
+ *   -H  carrier tasks of one hop scenario (default 3000; 300 under a tool)
  *   -t  seconds before a seed counts as hung (default 60)
  *   -F  run the seeds in this process, without forking (for a debugger)
  *   -v  print each seed and its operation count
  * Prints the operations done across all seeds and the seeds that failed,
  * each with the command that reproduces it. Without arguments, as run by
  * the test suite (test_stress), a fixed set of seeds sized for the tool
- * named by WEFT_TEST_UNDER. */
+ * named by WEFT_TEST_UNDER; built as test_stress_mt, the same on 8 workers,
+ * then one hop scenario of a million tasks (stress -w 8 -m 0x100 -b 1 -o 1
+ * -H 1000000). */
 #include "check.h"
 #include "io_util.h"
 #include "weft.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -71,9 +79,9 @@ static rng rsplit(rng *r)
 
 /* ---- state of one seed --------------------------------------------------- */
 
-enum { SC_CHAN, SC_SELECT, SC_SYNC, SC_IO, SC_ASYNC, SC_GEN, SC_CANCEL, SC_MISC, SC_COUNT };
-static const char *const scen_names[SC_COUNT] = {"chan",  "select", "sync",   "io",
-                                                 "async", "gen",    "cancel", "misc"};
+enum { SC_CHAN, SC_SELECT, SC_SYNC, SC_IO, SC_ASYNC, SC_GEN, SC_CANCEL, SC_MISC, SC_HOP, SC_COUNT };
+static const char *const scen_names[SC_COUNT] = {"chan", "select", "sync", "io", "async",
+                                                 "gen",  "cancel", "misc", "hop"};
 
 enum { K_AUTO, K_PRIVATE, K_SHARED, K_MIXED };
 
@@ -82,14 +90,22 @@ static struct {
     unsigned long long ops, target;
     int kind;
     unsigned mask;
-    int small; /* under a slow tool: smaller programs */
+    int small;                 /* under a slow tool: smaller programs */
+    int workers;               /* -w: the seeds run under weft_run_threads(workers); -1: weft_run */
+    int batch;                 /* at most this many scenarios at once */
+    unsigned long hop_tasks;   /* carriers of one hop scenario */
+    unsigned long long hopped; /* carriers spawned, across the seed's hop scenarios */
     /* Ids of values in flight: sent[id] once its send succeeded, got[id]
      * counts its receipts, owner[id] the scenario that made it. */
     uint8_t *sent, *got, *owner;
     uint32_t nid, capid;
 } G;
 
-#define OP() (G.ops++)
+/* Atomic: under -w the tasks of a seed run on several threads. */
+#define OP() __atomic_add_fetch(&G.ops, 1, __ATOMIC_RELAXED)
+
+/* The id tables grow (realloc) while tasks of other workers use them. */
+static pthread_mutex_t ids_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void stress_fail(int line, const char *what)
 {
@@ -111,6 +127,7 @@ static void stress_fail(int line, const char *what)
 
 static uint32_t id_new(int scen)
 {
+    pthread_mutex_lock(&ids_lock);
     if (G.nid == G.capid) {
         uint32_t cap = G.capid ? G.capid * 2 : 4096;
         G.sent = realloc(G.sent, cap);
@@ -122,20 +139,26 @@ static uint32_t id_new(int scen)
     G.sent[G.nid] = 0;
     G.got[G.nid] = 0;
     G.owner[G.nid] = (uint8_t)scen;
-    return G.nid++;
+    uint32_t id = G.nid++;
+    pthread_mutex_unlock(&ids_lock);
+    return id;
 }
 
 static void id_sent(uint32_t id)
 {
+    pthread_mutex_lock(&ids_lock);
     SCHECK(id < G.nid && !G.sent[id]);
     G.sent[id] = 1;
+    pthread_mutex_unlock(&ids_lock);
 }
 
 static void id_got(uint32_t id)
 {
+    pthread_mutex_lock(&ids_lock);
     SCHECK(id < G.nid);
     SCHECK(G.got[id] == 0); /* received twice */
     G.got[id] = 1;
+    pthread_mutex_unlock(&ids_lock);
 }
 
 /* Every id made so far was received exactly as often as it was sent. */
@@ -233,6 +256,17 @@ static weft_co *spawn(rng *r, const char *name, weft_fn fn, void *arg)
 {
     weft_opts o = opts_for(r, name);
     weft_co *t = weft_spawn(fn, arg, &o);
+    SCHECK(t != NULL);
+    OP();
+    return t;
+}
+
+/* A task that uses the caller's fds: fds belong to the worker that made
+ * them, so it is pinned there. */
+static weft_co *spawn_here(rng *r, const char *name, weft_fn fn, void *arg)
+{
+    weft_opts o = opts_for(r, name);
+    weft_co *t = weft_spawn_on(weft_worker(), fn, arg, &o);
     SCHECK(t != NULL);
     OP();
     return t;
@@ -649,9 +683,9 @@ static int gate(work *w, sync_sc *sc)
         CANCELED_OK(w);
         return -1;
     }
-    SCHECK(++sc->inside <= sc->semk);
+    SCHECK(__atomic_add_fetch(&sc->inside, 1, __ATOMIC_RELAXED) <= sc->semk);
     dawdle(&w->r);
-    sc->inside--;
+    __atomic_sub_fetch(&sc->inside, 1, __ATOMIC_RELAXED);
     SCHECK(weft_sem_post(&sc->sem) == 0);
     OP();
     return 0;
@@ -901,8 +935,8 @@ static void *sc_io(void *arg)
     if (rchance(r, 50)) {
         int p[2];
         SCHECK(pipe2(p, O_CLOEXEC) == 0);
-        weft_co *wt = spawn(r, "io.pipe.write", io_writer, io_new(r, p[1], 0, items));
-        weft_co *rt = spawn(r, "io.pipe.read", io_reader, io_new(r, p[0], 0, 0));
+        weft_co *wt = spawn_here(r, "io.pipe.write", io_writer, io_new(r, p[1], 0, items));
+        weft_co *rt = spawn_here(r, "io.pipe.read", io_reader, io_new(r, p[0], 0, 0));
         join(r, wt);
         join(r, rt);
         SCHECK(weft_close(p[0]) == 0);
@@ -910,10 +944,10 @@ static void *sc_io(void *arg)
         int s[2];
         SCHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) == 0);
         weft_co *t[4];
-        t[0] = spawn(r, "io.sock.write0", io_writer, io_new(r, s[0], 1, items));
-        t[1] = spawn(r, "io.sock.read1", io_reader, io_new(r, s[1], 1, 0));
-        t[2] = spawn(r, "io.sock.write1", io_writer, io_new(r, s[1], 1, items));
-        t[3] = spawn(r, "io.sock.read0", io_reader, io_new(r, s[0], 1, 0));
+        t[0] = spawn_here(r, "io.sock.write0", io_writer, io_new(r, s[0], 1, items));
+        t[1] = spawn_here(r, "io.sock.read1", io_reader, io_new(r, s[1], 1, 0));
+        t[2] = spawn_here(r, "io.sock.write1", io_writer, io_new(r, s[1], 1, items));
+        t[3] = spawn_here(r, "io.sock.read0", io_reader, io_new(r, s[0], 1, 0));
         for (int i = 0; i < 4; i++)
             join(r, t[i]);
         SCHECK(weft_close(s[0]) == 0 && weft_close(s[1]) == 0);
@@ -1082,9 +1116,10 @@ typedef struct gen_sc {
     rng r;
 } gen_sc;
 
+/* Atomic: a victim's handler runs on its own worker. */
 static void on_defer(void *arg)
 {
-    (*(int *)arg)++;
+    __atomic_add_fetch((int *)arg, 1, __ATOMIC_RELAXED);
 }
 
 static weft_co *co_new(rng *r, weft_fn fn, void *arg)
@@ -1396,7 +1431,8 @@ static void *sc_cancel(void *arg)
                 w->idx = CW_SLEEP;
             once |= 1u << w->idx;
         }
-        v[i] = spawn(r, "cancel.victim", cancel_victim, w);
+        v[i] = w->idx == CW_FD ? spawn_here(r, "cancel.victim", cancel_victim, w)
+                               : spawn(r, "cancel.victim", cancel_victim, w);
         if (rchance(r, 30))
             dawdle(r);
     }
@@ -1473,17 +1509,169 @@ static void *sc_misc(void *arg)
     return NULL;
 }
 
+/* ---- scenario: tasks that hop across channels and workers --------------- */
+
+/* Chains of short-lived carrier tasks: a carrier sends one value on a
+ * random channel; a receiver there (long-lived, on a random worker) takes
+ * it and spawns the chain's next carrier, on a random worker or its own
+ * (where an idle worker may steal it), and detaches it, cancelling some
+ * first. A cancelled carrier that did not send spawns its successor. The wait
+ * group counts the chains and the carriers, so that it reaches zero only
+ * once every chain has ended and every carrier has returned. Each value
+ * sent must arrive once; a lost wake-up leaves the run hanging or
+ * reported as a deadlock. */
+#define HOP_CH 6
+
+typedef struct hop_sc {
+    weft_chan *ch[HOP_CH];
+    int nch;
+    weft_wg wg;
+} hop_sc;
+
+typedef struct hop_elem {
+    uint32_t id, check, left, pad;
+} hop_elem;
+
+static void hop_spawn(rng *r, hop_sc *sc, uint32_t left, int victim);
+
+static void *hop_carrier(void *arg)
+{
+    work *w = arg;
+    hop_sc *sc = w->sc;
+    hop_elem e = {id_new(SC_HOP), 0, (uint32_t)w->n, 0};
+    e.check = id_hash(e.id);
+    int rc;
+    for (;;) {
+        weft_chan *c = sc->ch[rbelow(&w->r, (unsigned)sc->nch)];
+        if (rchance(&w->r, 80)) {
+            rc = weft_chan_send(c, &e, rdl(&w->r));
+        } else {
+            /* Whichever of two channels takes it first. */
+            weft_chan *d = sc->ch[rbelow(&w->r, (unsigned)sc->nch)];
+            weft_case cs[2] = {{.ch = c, .op = WEFT_SEND, .elem = &e, .err = -1},
+                               {.ch = d, .op = WEFT_SEND, .elem = &e, .err = -1}};
+            rc = weft_select(cs, c == d ? 1 : 2, rdl(&w->r));
+            if (rc >= 0) {
+                SCHECK(cs[rc].err == 0);
+                rc = 0;
+            }
+        }
+        OP();
+        if (rc == 0 || !LATE(errno))
+            break;
+        timed_out();
+    }
+    if (rc == 0) {
+        id_sent(e.id);
+    } else {
+        /* Cancelled before it could send: a new carrier (spawning does
+         * not block) goes on with the chain, as a value of its own. */
+        CANCELED_OK(w);
+        hop_spawn(&w->r, sc, (uint32_t)w->n, rchance(&w->r, 3));
+    }
+    free(w);
+    SCHECK(weft_wg_done(&sc->wg) == 0); /* the carrier */
+    return NULL;
+}
+
+static void *hop_receiver(void *arg)
+{
+    work *w = arg;
+    hop_sc *sc = w->sc;
+    weft_chan *c = sc->ch[w->idx];
+    for (;;) {
+        hop_elem e;
+        int rc = weft_chan_recv(c, &e, rdl(&w->r));
+        OP();
+        if (rc != 0) {
+            if (errno == EPIPE)
+                break;
+            timed_out();
+            continue;
+        }
+        SCHECK(e.check == id_hash(e.id));
+        id_got(e.id);
+        if (e.left == 0)
+            SCHECK(weft_wg_done(&sc->wg) == 0); /* the chain's last hop */
+        else
+            hop_spawn(&w->r, sc, e.left - 1, rchance(&w->r, 3));
+    }
+    free(w);
+    return NULL;
+}
+
+static void hop_spawn(rng *r, hop_sc *sc, uint32_t left, int victim)
+{
+    work *w = work_new(r, sc, (int)left, victim);
+    weft_opts o = opts_for(r, "hop.carrier");
+    SCHECK(weft_wg_add(&sc->wg, 1) == 0);
+    weft_co *t = rchance(r, 50)
+                     ? weft_spawn(hop_carrier, w, &o)
+                     : weft_spawn_on((int)rbelow(r, (unsigned)weft_workers()), hop_carrier, w, &o);
+    SCHECK(t != NULL);
+    OP();
+    __atomic_add_fetch(&G.hopped, 1, __ATOMIC_RELAXED);
+    if (victim) {
+        dawdle(r);
+        SCHECK(weft_cancel(t) == 0);
+        OP();
+    }
+    SCHECK(weft_detach(t) == 0);
+}
+
+static void *sc_hop(void *arg)
+{
+    rng *r = arg;
+    hop_sc *sc = calloc(1, sizeof *sc);
+    SCHECK(sc != NULL);
+    SCHECK(weft_wg_init(&sc->wg) == 0);
+    sc->nch = 2 + (int)rbelow(r, HOP_CH - 1);
+    for (int i = 0; i < sc->nch; i++)
+        SCHECK((sc->ch[i] = weft_chan_new(sizeof(hop_elem), rbelow(r, 4))) != NULL);
+    /* Receivers on random workers, at least one per channel. */
+    weft_co *rt[3 * HOP_CH];
+    int nr = 0;
+    for (int i = 0; i < sc->nch; i++)
+        for (int k = 1 + (int)rbelow(r, 3); k > 0; k--) {
+            work *w = work_new(r, sc, 0, 0);
+            w->idx = i;
+            weft_opts o = opts_for(r, "hop.receiver");
+            rt[nr] = weft_spawn_on((int)rbelow(r, (unsigned)weft_workers()), hop_receiver, w, &o);
+            SCHECK(rt[nr++] != NULL);
+        }
+    unsigned long tasks = G.hop_tasks;
+    unsigned chains = tasks < 64 ? 1 : 16 + rbelow(r, 48);
+    uint32_t hops = (uint32_t)(tasks / chains);
+    SCHECK(weft_wg_add(&sc->wg, chains) == 0);
+    for (unsigned i = 0; i < chains; i++)
+        hop_spawn(r, sc, hops - 1, 0);
+    while (weft_wg_wait(&sc->wg, rdl(r)) != 0) {
+        OP();
+        timed_out();
+    }
+    for (int i = 0; i < sc->nch; i++)
+        SCHECK(weft_chan_close(sc->ch[i]) == 0);
+    for (int i = 0; i < nr; i++)
+        join(r, rt[i]);
+    for (int i = 0; i < sc->nch; i++)
+        SCHECK(weft_chan_free(sc->ch[i]) == 0); /* every chain ended: nothing is left */
+    SCHECK(weft_wg_destroy(&sc->wg) == 0);
+    OP();
+    free(sc);
+    return NULL;
+}
+
 /* ---- a seed -------------------------------------------------------------- */
 
-static weft_fn const scen_fns[SC_COUNT] = {sc_chan,  sc_select, sc_sync,   sc_io,
-                                           sc_async, sc_gen,    sc_cancel, sc_misc};
+static weft_fn const scen_fns[SC_COUNT] = {sc_chan, sc_select, sc_sync, sc_io, sc_async,
+                                           sc_gen,  sc_cancel, sc_misc, sc_hop};
 
 static void *seed_main(void *arg)
 {
     rng *r = arg;
-    while (G.ops < G.target) {
+    while (__atomic_load_n(&G.ops, __ATOMIC_RELAXED) < G.target) {
         /* A batch: a few scenarios at once, in a group or joined. */
-        int n = 1 + (int)rbelow(r, 4);
+        int n = 1 + (int)rbelow(r, (unsigned)G.batch);
         /* Each scenario's numbers are read while this task waits: off
          * its stack, which may be a shared one. */
         rng *rs = calloc(4, sizeof *rs);
@@ -1521,10 +1709,13 @@ static int run_seed(uint64_t seed)
     G.seed = seed;
     G.ops = 0;
     G.nid = 0;
+    G.hopped = 0;
     rng r = {seed * 0x9E3779B97F4A7C15ULL + 1};
     int fds = io_count_fds();
     void *res = NULL;
-    if (weft_run(seed_main, &r, &res) != 0) {
+    int rc = G.workers < 0 ? weft_run(seed_main, &r, &res)
+                           : weft_run_threads((unsigned)G.workers, seed_main, &r, &res);
+    if (rc != 0) {
         fprintf(stderr, "stress: seed %" PRIu64 ": weft_run failed: %s\n", seed, strerror(errno));
         return -1;
     }
@@ -1543,83 +1734,44 @@ static int run_seed(uint64_t seed)
 static void usage(void)
 {
     fprintf(stderr, "usage: stress [-s SEED] [-n SEEDS] [-o OPS] [-k auto|private|shared|mixed] "
-                    "[-m MASK] [-t SECS] [-F] [-v]\n");
+                    "[-m MASK] [-w WORKERS] [-b BATCH] [-H TASKS] [-t SECS] [-F] [-v]\n");
     exit(2);
 }
 
-int main(int argc, char **argv)
-{
-    uint64_t first = 1, nseeds = 20;
-    unsigned long long ops = 20000;
-    int secs = 60, nofork = 0, verbose = 0, ci = argc == 1;
-    G.kind = K_AUTO;
-    G.mask = (1u << SC_COUNT) - 1;
-    const char *kind_name = "auto";
-    int opt;
-    while ((opt = getopt(argc, argv, "s:n:o:k:m:t:Fv")) != -1) {
-        switch (opt) {
-        case 's':
-            first = strtoull(optarg, NULL, 0);
-            break;
-        case 'n':
-            nseeds = strtoull(optarg, NULL, 0);
-            break;
-        case 'o':
-            ops = strtoull(optarg, NULL, 0);
-            break;
-        case 'k':
-            kind_name = optarg;
-            if (strcmp(optarg, "auto") == 0)
-                G.kind = K_AUTO;
-            else if (strcmp(optarg, "private") == 0)
-                G.kind = K_PRIVATE;
-            else if (strcmp(optarg, "shared") == 0)
-                G.kind = K_SHARED;
-            else if (strcmp(optarg, "mixed") == 0)
-                G.kind = K_MIXED;
-            else
-                usage();
-            break;
-        case 'm':
-            G.mask = (unsigned)strtoul(optarg, NULL, 0) & ((1u << SC_COUNT) - 1);
-            if (!G.mask)
-                usage();
-            break;
-        case 't':
-            secs = atoi(optarg);
-            break;
-        case 'F':
-            nofork = 1;
-            break;
-        case 'v':
-            verbose = 1;
-            break;
-        default:
-            usage();
-        }
-    }
-    G.small = io_slow_tool();
-    if (ci) {
-        io_test_init();
-        /* A few seconds natively; a handful of small seeds under a tool. */
-        nseeds = G.small ? 3 : 12;
-        ops = G.small ? 3000 : 20000;
-        secs = G.small ? 250 : 60;
-    }
-    G.target = ops;
-    printf("stress: seeds %" PRIu64 "..%" PRIu64 ", %llu operations each, stack %s, backend %s\n",
-           first, first + nseeds - 1, ops, kind_name, weft_backend());
-    fflush(stdout);
+/* How the seeds run, beside G's settings. */
+typedef struct plan {
+    uint64_t first, nseeds;
+    unsigned long long ops;
+    int secs, nofork, verbose;
+    const char *kind_name;
+} plan;
 
-    /* The children add their operation counts here. */
-    unsigned long long *shared_ops =
-        mmap(NULL, sizeof *shared_ops, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    CHECK(shared_ops != MAP_FAILED);
-    *shared_ops = 0;
-    uint64_t nfailed = 0, failed[32];
-    for (uint64_t seed = first; seed < first + nseeds; seed++) {
+static unsigned long long *shared_ops; /* the children add their operation counts here */
+static uint64_t nfailed, failed[32];
+
+static void print_command(const plan *p, uint64_t seed)
+{
+    fprintf(stderr, "stress: reproduce with: stress -s %" PRIu64 " -n 1 -o %llu -k %s -m %#x", seed,
+            p->ops, p->kind_name, G.mask);
+    if (G.workers >= 0)
+        fprintf(stderr, " -w %d", G.workers);
+    fprintf(stderr, " -b %d -H %lu\n", G.batch, G.hop_tasks);
+}
+
+static void run_plan(const plan *p)
+{
+    printf("stress: seeds %" PRIu64 "..%" PRIu64 ", %llu operations each, stack %s, backend %s, ",
+           p->first, p->first + p->nseeds - 1, p->ops, p->kind_name, weft_backend());
+    if (G.workers < 0)
+        printf("weft_run");
+    else
+        printf("%d workers", G.workers);
+    printf(", scenarios %#x, %d at once, %lu tasks per hop\n", G.mask, G.batch, G.hop_tasks);
+    fflush(stdout);
+    G.target = p->ops;
+    for (uint64_t seed = p->first; seed < p->first + p->nseeds; seed++) {
         int ok;
-        if (nofork) {
+        if (p->nofork) {
             ok = run_seed(seed) == 0;
             *shared_ops += G.ops;
         } else {
@@ -1629,10 +1781,12 @@ int main(int argc, char **argv)
             if (pid == 0) {
                 struct rlimit no_core = {0, 0};
                 setrlimit(RLIMIT_CORE, &no_core);
-                alarm((unsigned)secs);
+                alarm((unsigned)p->secs);
                 int rc = run_seed(seed);
                 if (rc == 0)
                     __atomic_add_fetch(shared_ops, G.ops, __ATOMIC_RELAXED);
+                if (p->verbose && G.hopped)
+                    printf("stress: seed %" PRIu64 ": %llu hop tasks\n", seed, G.hopped);
                 free(G.sent);
                 free(G.got);
                 free(G.owner);
@@ -1656,15 +1810,110 @@ int main(int argc, char **argv)
             if (nfailed < sizeof failed / sizeof failed[0])
                 failed[nfailed] = seed;
             nfailed++;
-            fprintf(stderr,
-                    "stress: reproduce with: stress -s %" PRIu64 " -n 1 -o %llu -k %s -m %#x\n",
-                    seed, ops, kind_name, G.mask);
-        } else if (verbose) {
+            print_command(p, seed);
+        } else if (p->verbose) {
             printf("stress: seed %" PRIu64 " passed\n", seed);
         }
     }
-    printf("stress: %llu operations in %" PRIu64 " seeds; %" PRIu64 " failed", *shared_ops, nseeds,
-           nfailed);
+}
+
+int main(int argc, char **argv)
+{
+    plan p = {.first = 1, .nseeds = 20, .ops = 20000, .secs = 60, .kind_name = "auto"};
+    int ci = argc == 1, hop_set = 0;
+    G.kind = K_AUTO;
+    G.mask = (1u << SC_COUNT) - 1;
+    G.workers = -1;
+    G.batch = 4;
+    int opt;
+    while ((opt = getopt(argc, argv, "s:n:o:k:m:w:b:H:t:Fv")) != -1) {
+        switch (opt) {
+        case 's':
+            p.first = strtoull(optarg, NULL, 0);
+            break;
+        case 'n':
+            p.nseeds = strtoull(optarg, NULL, 0);
+            break;
+        case 'o':
+            p.ops = strtoull(optarg, NULL, 0);
+            break;
+        case 'k':
+            p.kind_name = optarg;
+            if (strcmp(optarg, "auto") == 0)
+                G.kind = K_AUTO;
+            else if (strcmp(optarg, "private") == 0)
+                G.kind = K_PRIVATE;
+            else if (strcmp(optarg, "shared") == 0)
+                G.kind = K_SHARED;
+            else if (strcmp(optarg, "mixed") == 0)
+                G.kind = K_MIXED;
+            else
+                usage();
+            break;
+        case 'm':
+            G.mask = (unsigned)strtoul(optarg, NULL, 0) & ((1u << SC_COUNT) - 1);
+            if (!G.mask)
+                usage();
+            break;
+        case 'w':
+            G.workers = atoi(optarg);
+            if (G.workers < 0 || G.workers > WEFT_WORKERS_MAX)
+                usage();
+            break;
+        case 'b':
+            G.batch = atoi(optarg);
+            if (G.batch < 1)
+                usage();
+            break;
+        case 'H':
+            G.hop_tasks = strtoul(optarg, NULL, 0);
+            if (G.hop_tasks < 1 || G.hop_tasks > UINT32_MAX)
+                usage();
+            hop_set = 1;
+            break;
+        case 't':
+            p.secs = atoi(optarg);
+            break;
+        case 'F':
+            p.nofork = 1;
+            break;
+        case 'v':
+            p.verbose = 1;
+            break;
+        default:
+            usage();
+        }
+    }
+    G.small = io_slow_tool();
+    if (!hop_set)
+        G.hop_tasks = G.small ? 300 : 3000;
+    shared_ops =
+        mmap(NULL, sizeof *shared_ops, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(shared_ops != MAP_FAILED);
+    *shared_ops = 0;
+    if (ci) {
+        io_test_init();
+        /* A few seconds natively; a handful of small seeds under a tool. */
+        p.nseeds = G.small ? 3 : 12;
+        p.ops = G.small ? 3000 : 20000;
+        p.secs = G.small ? 250 : 60;
+#ifdef WEFT_STRESS_WORKERS
+        /* test_stress_mt: the seeds on more workers than CPUs, then one
+         * hop scenario of a million tasks (fewer under a tool). */
+        G.workers = WEFT_STRESS_WORKERS;
+        p.nseeds = G.small ? 3 : 8;
+        run_plan(&p);
+        G.mask = 1u << SC_HOP;
+        G.batch = 1;
+        G.hop_tasks = G.small ? 20000 : 1000000;
+        p.first = 1;
+        p.nseeds = 1;
+        p.ops = 1;
+        p.secs = 250;
+#endif
+    }
+    run_plan(&p);
+    printf("stress: %llu operations; %" PRIu64 " seeds failed", *shared_ops, nfailed);
     for (uint64_t i = 0; i < nfailed && i < sizeof failed / sizeof failed[0]; i++)
         printf("%s%" PRIu64, i ? " " : ": ", failed[i]);
     printf("\n");

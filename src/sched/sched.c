@@ -412,7 +412,8 @@ void weft__all_unlink(weft__sched *s, weft__task *t)
 
 /* Inlined into weft_spawn, the hot path, and weft__spawn. */
 static inline __attribute__((always_inline)) weft_co *spawn(weft__sched *s, weft_fn fn, void *arg,
-                                                            const weft_opts *opts, weft_group *g)
+                                                            const weft_opts *opts, weft_group *g,
+                                                            int stay)
 {
     weft__task *t = rec_get(s);
     if (!t) {
@@ -441,7 +442,7 @@ static inline __attribute__((always_inline)) weft_co *spawn(weft__sched *s, weft
     all_link(s, t);
     s->live++;
     if (unlikely(s->mt)) {
-        t->stay = co->kind == WEFT_STACK_SHARED || g;
+        t->stay = stay || co->kind == WEFT_STACK_SHARED || g;
         if (!t->stay) {
             weft__fresh_push(s, t);
             return co;
@@ -453,31 +454,14 @@ static inline __attribute__((always_inline)) weft_co *spawn(weft__sched *s, weft
 
 weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opts, weft_group *g)
 {
-    return spawn(s, fn, arg, opts, g);
+    return spawn(s, fn, arg, opts, g, 0);
 }
 
 weft_co *weft__spawn_at(weft__sched *s, weft__sched *to, weft_fn fn, void *arg,
                         const weft_opts *opts)
 {
-    if (to == s) {
-        weft__task *t;
-        weft_co *co = spawn(s, fn, arg, opts, NULL);
-        if (co && s->mt && !(t = co->task_data)->stay) {
-            /* spawn put it in the ring: take it back, it stays here */
-            weft__spin_lock(&s->fresh_lk);
-            weft__task **top = &s->fresh[(s->fresh_top + s->fresh_n - 1) & (s->fresh_cap - 1)];
-            if (s->fresh_n && *top == t)
-                __atomic_store_n(&s->fresh_n, s->fresh_n - 1, __ATOMIC_RELAXED);
-            else
-                t = NULL;
-            weft__spin_unlock(&s->fresh_lk);
-            if (t) {
-                t->stay = 1;
-                weft__ready_next(s, t);
-            }
-        }
-        return co;
-    }
+    if (to == s)
+        return spawn(s, fn, arg, opts, NULL, 1);
     weft__task *t = rec_get(s);
     if (!t) {
         errno = ENOMEM;
@@ -522,7 +506,7 @@ weft_co *weft_spawn(weft_fn fn, void *arg, const weft_opts *opts)
         errno = EINVAL;
         return NULL;
     }
-    return spawn(s, fn, arg, opts, NULL);
+    return spawn(s, fn, arg, opts, NULL, 0);
 }
 
 /* Direct task-to-task switches allowed between two visits of the loop,
