@@ -1,5 +1,7 @@
 /* A TCP echo server: one task per connection, plain sequential code.
- * Usage: echo PORT (runs until killed). */
+ * Usage: echo PORT [THREADS] (runs until killed). THREADS (default 1)
+ * worker threads, 0 for one per CPU, each with its own listening socket
+ * on PORT and its own accept loop. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,7 +23,9 @@ static void *serve(void *arg)
 
 static void *server(void *arg)
 {
-    int lfd = weft_tcp_listen(NULL, *(int *)arg, 0);
+    int port = *(int *)arg; /* several workers share the port: the kernel spreads connections */
+    int lfd = weft_workers() > 1 ? weft_tcp_listen_reuseport(NULL, port, 0)
+                                 : weft_tcp_listen(NULL, port, 0);
     if (lfd < 0) {
         perror("echo: listen");
         return NULL;
@@ -39,12 +43,24 @@ static void *server(void *arg)
     }
 }
 
+/* One server per worker, each serving its connections on its worker:
+ * this first task, on worker 0, starts the others and is the first. */
+static void *servers(void *arg)
+{
+    for (int i = 1; i < weft_workers(); i++)
+        if (!weft_spawn_on(i, server, arg, NULL))
+            perror("echo: spawn");
+    return server(arg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s PORT\n", argv[0]);
+        fprintf(stderr, "usage: %s PORT [THREADS]\n", argv[0]);
         return 2;
     }
-    int port = atoi(argv[1]);
-    return weft_run(server, &port, NULL) == 0 ? 0 : 1;
+    int port = atoi(argv[1]), threads = argc > 2 ? atoi(argv[2]) : 1;
+    int rc = threads == 1 ? weft_run(server, &port, NULL)
+                          : weft_run_threads((unsigned)threads, servers, &port, NULL);
+    return rc == 0 ? 0 : 1;
 }

@@ -2,8 +2,8 @@
  * sequential code; GET / answers "Hello, World!", other paths 404.
  * Pipelined requests are answered in order. An idle connection waits as
  * long as it likes, but once a request has begun its head (at most 2 KiB)
- * must be complete within 10 seconds. Reads lines with weft_buf. Usage: http PORT (runs until
- * killed). */
+ * must be complete within 10 seconds. Reads lines with weft_buf.
+ * Usage: http PORT [THREADS] (runs until killed); THREADS as for echo. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,7 +83,9 @@ static void *serve(void *arg)
 
 static void *server(void *arg)
 {
-    int lfd = weft_tcp_listen(NULL, *(int *)arg, 0);
+    int port = *(int *)arg;
+    int lfd = weft_workers() > 1 ? weft_tcp_listen_reuseport(NULL, port, 0)
+                                 : weft_tcp_listen(NULL, port, 0);
     if (lfd < 0)
         return perror("http: listen"), NULL;
     weft_group *g = weft_group_new(); /* frees each task when it ends */
@@ -96,10 +98,20 @@ static void *server(void *arg)
     }
 }
 
+static void *servers(void *arg) /* one per worker, as in echo */
+{
+    for (int i = 1; i < weft_workers(); i++)
+        if (!weft_spawn_on(i, server, arg, NULL))
+            perror("http: spawn");
+    return server(arg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return fprintf(stderr, "usage: %s PORT\n", argv[0]), 2;
-    int port = atoi(argv[1]);
-    return weft_run(server, &port, NULL) == 0 ? 0 : 1;
+        return fprintf(stderr, "usage: %s PORT [THREADS]\n", argv[0]), 2;
+    int port = atoi(argv[1]), threads = argc > 2 ? atoi(argv[2]) : 1;
+    int rc = threads == 1 ? weft_run(server, &port, NULL)
+                          : weft_run_threads((unsigned)threads, servers, &port, NULL);
+    return rc == 0 ? 0 : 1;
 }

@@ -1097,6 +1097,21 @@ WEFT_API int weft_fd_forget(int fd);
  * numeric host or NULL, and may then be called outside a task. */
 WEFT_API int weft_tcp_listen(const char *host, int port, int backlog);
 
+/* Listens as weft_tcp_listen does, with SO_REUSEPORT besides: several
+ * sockets may then listen on one host:port, and the kernel hands each new
+ * connection to one of them (by a hash of its addresses and ports), so
+ * that each worker of weft_run_threads listens and accepts on a socket of
+ * its own. Every socket on the port must be opened this way, by the same
+ * user: any other socket there makes the call fail with EADDRINUSE, and
+ * weft_tcp_listen fails on a port that these hold. Port 0 gives each call
+ * a port of its own: let the first caller take one, read it with
+ * weft_local_port, and pass that number to the others. Connections still
+ * queued on a socket when it is closed are reset, not handed to the others
+ * (unless the sysctl net.ipv4.tcp_migrate_req is 1). Errors as for
+ * weft_tcp_listen, and those of setsockopt(2): ENOPROTOOPT where the
+ * kernel has no SO_REUSEPORT. */
+WEFT_API int weft_tcp_listen_reuseport(const char *host, int port, int backlog);
+
 /* Connects to TCP host:port, within the deadline. */
 WEFT_API int weft_tcp_dial(const char *host, int port, int64_t deadline);
 

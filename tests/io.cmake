@@ -22,3 +22,6 @@ if(WEFT_HAVE_URING)
   target_compile_definitions(test_io_backend PRIVATE WEFT_HAVE_URING=1)
   target_link_options(test_io_backend PRIVATE LINKER:--wrap=io_uring_queue_init)
 endif()
+
+# test_io_reuseport plays a kernel without SO_REUSEPORT through setsockopt.
+target_link_options(test_io_reuseport PRIVATE LINKER:--wrap=setsockopt)

@@ -82,18 +82,24 @@ static inline int io_free_port(void)
     return ntohs(sa.sin_port);
 }
 
-/* Runs the program at path with the port as its argument. */
-static inline pid_t io_start_server(const char *path, int port)
+/* Runs the program at path with the port as its argument, and then extra
+ * when it is not NULL. */
+static inline pid_t io_start_server_with(const char *path, int port, const char *extra)
 {
     char arg[16];
     snprintf(arg, sizeof arg, "%d", port);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
-        execl(path, path, arg, (char *)NULL);
+        execl(path, path, arg, extra, (char *)NULL);
         _exit(127);
     }
     return pid;
+}
+
+static inline pid_t io_start_server(const char *path, int port)
+{
+    return io_start_server_with(path, port, NULL);
 }
 
 /* Connects to a server that may still be starting (in a task). */

@@ -1,6 +1,8 @@
 /* The echo and HTTP examples, run as programs: echo round trips; HTTP
  * keep-alive, pipelining, 404, HTTP/1.0 closing, a malformed head, a
- * request body skipped. Under qemu the examples are not run (skipped). */
+ * request body skipped. Then both again on two workers ("echo PORT 2"):
+ * two sockets listen on the port, and 16 connections to each server at
+ * once are served right. Under qemu the examples are not run (skipped). */
 #include "io_util.h"
 
 #include <netinet/in.h>
@@ -10,7 +12,7 @@
 #error "WEFT_EXAMPLE_ECHO and WEFT_EXAMPLE_HTTP: paths of build/examples/echo and http"
 #endif
 
-static int port_of[2];
+static int port_of[4]; /* echo, http; then both on two workers */
 
 /* Reads until want bytes came or end of file; returns the count. */
 static size_t read_n(int fd, char *buf, size_t want)
@@ -73,23 +75,109 @@ static void *client(void *arg)
     return NULL;
 }
 
+/* ---- on two workers ---- */
+
+/* The sockets that listen on port (/proc/net/tcp and tcp6), or -1 when
+ * neither file can be read. */
+static int listeners(int port)
+{
+    const char *files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    int n = -1;
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(files[i], "r");
+        if (!f)
+            continue;
+        n = n < 0 ? 0 : n;
+        char line[512];
+        unsigned lport, st;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &lport, &st) == 2 &&
+                lport == (unsigned)port && st == 0x0A) /* TCP_LISTEN */
+                n++;
+        fclose(f);
+    }
+    return n;
+}
+
+/* Waits until a server on two workers has its two sockets. */
+static void wait_listeners(int port)
+{
+    int n = 0;
+    for (int i = 0; i < 500 && (n = listeners(port)) >= 0 && n != 2; i++)
+        usleep(10000);
+    if (n < 0)
+        puts("no /proc/net/tcp: listening sockets not counted");
+    else if (n != 2)
+        FAIL("%d sockets listen on port %d, expected 2", n, port);
+}
+
+#define CLIENTS 16
+
+static void *echo_client(void *arg)
+{
+    int id = (int)(intptr_t)arg, fd = io_dial_server(port_of[2]);
+    char msg[32], buf[32];
+    for (int i = 0; i < 20; i++) {
+        int n = snprintf(msg, sizeof msg, "client %d message %d", id, i);
+        CHECK_INT(weft_write(fd, msg, (size_t)n, -1), n);
+        CHECK_INT(read_n(fd, buf, (size_t)n), n);
+        CHECK_STR(buf, msg);
+    }
+    weft_close(fd);
+    return NULL;
+}
+
+static void *http_client(void *arg)
+{
+    (void)arg;
+    int fd = io_dial_server(port_of[3]);
+    char buf[1024];
+    const char *get = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    for (int i = 0; i < 20; i++) {
+        CHECK_INT(weft_write(fd, get, strlen(get), -1), (long long)strlen(get));
+        CHECK_INT(read_n(fd, buf, strlen(HELLO)), strlen(HELLO));
+        CHECK_STR(buf, HELLO);
+    }
+    weft_close(fd);
+    return NULL;
+}
+
+/* Every client's connection is open while the others' are. */
+static void *clients(void *arg)
+{
+    (void)arg;
+    weft_co *t[2 * CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        t[2 * i] = weft_spawn(echo_client, (void *)(intptr_t)i, NULL);
+        t[2 * i + 1] = weft_spawn(http_client, NULL, NULL);
+        CHECK(t[2 * i] && t[2 * i + 1]);
+    }
+    for (int i = 0; i < 2 * CLIENTS; i++)
+        CHECK_INT(weft_join(t[i], NULL, -1), 0);
+    return NULL;
+}
+
 int main(void)
 {
     io_test_init();
     if (test_under_is("qemu"))
         test_skip("examples are not run under qemu");
-    port_of[0] = io_free_port();
-    port_of[1] = io_free_port();
-    pid_t e = io_start_server(WEFT_EXAMPLE_ECHO, port_of[0]);
-    pid_t h = io_start_server(WEFT_EXAMPLE_HTTP, port_of[1]);
+    for (int i = 0; i < 4; i++)
+        port_of[i] = io_free_port();
+    pid_t pid[4] = {io_start_server(WEFT_EXAMPLE_ECHO, port_of[0]),
+                    io_start_server(WEFT_EXAMPLE_HTTP, port_of[1]),
+                    io_start_server_with(WEFT_EXAMPLE_ECHO, port_of[2], "2"),
+                    io_start_server_with(WEFT_EXAMPLE_HTTP, port_of[3], "2")};
     CHECK_INT(weft_run(client, NULL, NULL), 0);
-    kill(e, SIGTERM);
-    kill(h, SIGTERM);
-    int st;
-    waitpid(e, &st, 0);
-    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
-    waitpid(h, &st, 0);
-    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+    wait_listeners(port_of[2]);
+    wait_listeners(port_of[3]);
+    CHECK_INT(weft_run(clients, NULL, NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        int st;
+        kill(pid[i], SIGTERM);
+        CHECK_INT(waitpid(pid[i], &st, 0), pid[i]);
+        CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+    }
     puts("ok");
     return 0;
 }

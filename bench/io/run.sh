@@ -1,19 +1,23 @@
 #!/bin/sh
 # The io benchmarks: weft's examples (examples/http and examples/echo, on
-# each poller backend) against a hand-written single-threaded epoll server
-# and a thread-per-connection server, in the same run. Each server is
-# pinned to CPU 0, the load to CPU 1. Figures only: nothing here fails on a
-# time.
+# each poller backend, and on epoll with 2 worker threads) against a
+# hand-written single-threaded epoll server and a thread-per-connection
+# server, in the same run. Each server is pinned to CPU 0 (the 2-worker one
+# to CPUs 0 and 1), the load to CPU 1. Figures only: nothing here fails on
+# a time.
 #   bench/io/run.sh BUILD_DIR      (after building BUILD_DIR)
 # Prints, per server: HTTP under wrk at 50 and 1,000 connections
 # (requests/s, p99, server CPU time per request from /proc/PID/stat),
 # echo with bench/io/load (100 connections of 64-byte ping-pong: messages/s,
 # p99, CPU per message), RSS per idle keep-alive connection (10,000), and
 # system calls per request (strace -c -f, short run); then the ratios
-# weft/epoll peer. Writes BUILD_DIR/bench/io/results.txt, and the medians
-# as JSON records, one a line, to BUILD_DIR/bench/io/results.jsonl.
+# weft/epoll peer, and N workers / 1 worker. Writes
+# BUILD_DIR/bench/io/results.txt, and the medians (and the ratios of CPU
+# per request to one worker's) as JSON records, one a line, to
+# BUILD_DIR/bench/io/results.jsonl.
 # Environment: SECONDS_WRK (10), SECONDS_ECHO (4), IDLE_N (10000),
-# SERVERS (default: "weft-io_uring weft-epoll epoll threads"), ROUNDS (2;
+# SERVERS (default: "weft-io_uring weft-epoll weft-epoll-2w epoll threads";
+# weft-BACKEND-Nw: the examples on N workers, on CPUs 0..N-1), ROUNDS (2;
 # with more, the HTTP and echo runs repeat, servers taking turns, and the
 # summary takes the median of each figure; a shared machine needs it),
 # SYSCALLS (1; 0 skips the strace run).
@@ -29,7 +33,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 wrk_s=${SECONDS_WRK:-10}
 echo_s=${SECONDS_ECHO:-4}
 idle_n=${IDLE_N:-10000}
-servers=${SERVERS:-"weft-io_uring weft-epoll epoll threads"}
+servers=${SERVERS:-"weft-io_uring weft-epoll weft-epoll-2w epoll threads"}
 rounds=${ROUNDS:-2}
 tck=$(getconf CLK_TCK)
 # Below the ephemeral range (32768-60999), which the load's connections use.
@@ -53,6 +57,14 @@ start() {
         port=$((port + 1))
         tries=$((tries + 1))
         case "$1" in
+        weft-*-*w) # weft-BACKEND-Nw: N workers on CPUs 0..N-1, the load still on CPU 1
+            w=${1##*-}
+            w=${w%w}
+            b=${1#weft-}
+            pin=""
+            [ -n "$pin0" ] && pin="taskset -c 0-$((w - 1))"
+            WEFT_BACKEND=${b%-*} $pin "$ex/$2" "$port" "$w" 2>/dev/null &
+            ;;
         weft-io_uring) WEFT_BACKEND=io_uring $pin0 "$ex/$2" "$port" 2>/dev/null & ;;
         weft-epoll) WEFT_BACKEND=epoll $pin0 "$ex/$2" "$port" 2>/dev/null & ;;
         epoll) $pin0 "$dir/epoll_server" "$2" "$port" 2>/dev/null & ;;
@@ -159,7 +171,7 @@ run_strace() { # NAME
     record "$1 syscalls $per"
 }
 
-echo "== io: servers on CPU 0, load on CPU 1 =="
+echo "== io: servers on CPU 0 (those on N workers on CPUs 0..N-1), load on CPU 1 =="
 r=0
 while [ $r -lt "$rounds" ]; do
     r=$((r + 1))
@@ -181,8 +193,8 @@ else
     echo "wrk or strace not found: system calls per request skipped"
 fi
 
-# Medians of the rounds, then the ratios weft/epoll peer (cpu: lower is
-# better, rate: higher is better).
+# Medians of the rounds, then the ratios weft/epoll peer and N workers /
+# 1 worker (cpu: lower is better, rate: higher is better).
 echo "== io: medians of $rounds round(s) =="
 : >"$dir/results.jsonl"
 awk -v jf="$dir/results.jsonl" '
@@ -234,5 +246,20 @@ END {
       r(med(s SUBSEP "echo" SUBSEP "p99"), med("epoll" SUBSEP "echo" SUBSEP "p99")),
       r(med(s SUBSEP "echo" SUBSEP "rps"), med("epoll" SUBSEP "echo" SUBSEP "rps"))
   }
+  print "== io: N workers / 1 worker (the same server on one thread) =="
+  for (s in names) {
+    if (s !~ /^weft-.*-[0-9]+w$/) continue
+    one = s; sub(/-[0-9]+w$/, "", one)
+    if (!(one in names)) continue
+    line = sprintf("%-14s", s)
+    for (i = 1; i <= 3; i++) {
+      k = i == 1 ? "http50" : i == 2 ? "http1000" : "echo"
+      c = r(med(s SUBSEP k SUBSEP "cpu"), med(one SUBSEP k SUBSEP "cpu"))
+      line = line sprintf(" cpu/req %s %s rate %s |", k, c, r(med(s SUBSEP k SUBSEP "rps"), med(one SUBSEP k SUBSEP "rps")))
+      if (c != "n/a") printf "{\"name\": \"%s_cpu_per_1_worker\", \"impl\": \"%s\", \"value\": %s, \"unit\": \"ratio\"}\n", k, s, c > jf
+    }
+    print line
+  }
 }' "$out"
-echo "(targets: weft cpu/req <= 1.053, echo rate >= 0.95, p99 <= 1.2; idle <= 8192 bytes)"
+echo "(targets: weft cpu/req <= 1.053, echo rate >= 0.95, p99 <= 1.2; idle <= 8192 bytes;"
+echo " N workers: cpu/req <= 1.1 times one worker's)"

@@ -83,8 +83,9 @@ static void close_keep_errno(int fd)
     errno = e;
 }
 
-/* Binds (and listens, for streams) on the first address that works. */
-static int bind_any(const char *host, int port, int type, int backlog)
+/* Binds (and listens, for streams) on the first address that works;
+ * reuseport adds SO_REUSEPORT before the bind, where the kernel needs it. */
+static int bind_any(const char *host, int port, int type, int backlog, int reuseport)
 {
     struct addrinfo *res;
     if (resolve(host, port, type, 1, &res) != 0)
@@ -109,7 +110,9 @@ static int bind_any(const char *host, int port, int type, int backlog)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (a->ai_family == AF_INET6 && !host)
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 ||
+        /* Unlike the two above, SO_REUSEPORT is what the caller asked for. */
+        if ((reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) ||
+            bind(fd, a->ai_addr, a->ai_addrlen) != 0 ||
             (type == SOCK_STREAM && listen(fd, backlog > 0 ? backlog : SOMAXCONN) != 0)) {
             close_keep_errno(fd);
             fd = -1;
@@ -123,12 +126,17 @@ static int bind_any(const char *host, int port, int type, int backlog)
 
 int weft_tcp_listen(const char *host, int port, int backlog)
 {
-    return bind_any(host, port, SOCK_STREAM, backlog);
+    return bind_any(host, port, SOCK_STREAM, backlog, 0);
+}
+
+int weft_tcp_listen_reuseport(const char *host, int port, int backlog)
+{
+    return bind_any(host, port, SOCK_STREAM, backlog, 1);
 }
 
 int weft_udp_bind(const char *host, int port)
 {
-    return bind_any(host, port, SOCK_DGRAM, 0);
+    return bind_any(host, port, SOCK_DGRAM, 0, 0);
 }
 
 int weft_tcp_dial(const char *host, int port, int64_t deadline)
