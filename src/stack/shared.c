@@ -114,6 +114,9 @@ void weft__shared_drain(void)
              * stays mapped: that coroutine may still be freed. */
             if (s && s->users == 0) {
                 weft__stack st = s->stack;
+                /* ASan's poison of a vacated stack would outlive it: the
+                 * slab hands the memory to other stacks, and threads. */
+                weft__tools_unpoison(s->lo, (size_t)(s->hi - s->lo));
                 weft__stack_unmap(&st);
             }
         }
