@@ -570,7 +570,8 @@ static void *steal_main(void *arg)
     int n = slow() ? 100 : 2000, work = slow() ? 2000 : 20000, rounds = 0;
     weft_co **t = calloc((size_t)n, sizeof *t);
     CHECK(t != NULL);
-    while (atomic_load(&on_worker[1]) == 0 && rounds++ < 50) {
+    while (atomic_load(&on_worker[1]) == 0 && rounds < 50) {
+        rounds++;
         for (int i = 0; i < n; i++)
             CHECK((t[i] = weft_spawn(cpu_task, (void *)(intptr_t)work, &priv)) != NULL);
         for (int i = 0; i < n; i++)
@@ -578,7 +579,11 @@ static void *steal_main(void *arg)
     }
     free(t);
     CHECK_INT(atomic_load(&on_worker[0]) + atomic_load(&on_worker[1]), rounds * n);
-    if (atomic_load(&on_worker[1]) == 0)
+    /* valgrind runs one thread at a time, and may never let worker 1 run
+     * while worker 0 has work: there a steal cannot be required. */
+    if (atomic_load(&on_worker[1]) == 0 && test_under_is("valgrind"))
+        printf("stealing: none in %d rounds under valgrind\n", rounds);
+    else if (atomic_load(&on_worker[1]) == 0)
         FAIL("all %d tasks of %d rounds ran on worker 0", n, rounds);
     return NULL;
 }
