@@ -107,9 +107,10 @@ struct weft__task {
     uint8_t detached;      /* freed as soon as it finishes */
     uint8_t plain;         /* waits in place: private, driving no generator */
     uint8_t reason;        /* weft__reason of the current wait */
-    uint8_t park;          /* P_*: the claim word (several workers) */
     uint8_t stay;          /* never stolen (shared stack, group, spawn_on) */
     int wake;              /* why the wait ended: 0, ETIMEDOUT, ECANCELED, EPIPE */
+    uint32_t park;         /* P_*: the claim word (several workers); a whole
+                              word, since not every ISA has a byte CAS */
     size_t fired;          /* which waiter woke it (select) */
     weft__waiter *waiters; /* of the current wait, linked into queues */
     size_t nwaiters;
@@ -346,7 +347,7 @@ extern int weft__mt_runs;
  * a wait that cancellation ends (2: or a shielded one, for a deadlock). */
 static inline int weft__claim(weft__task *t, int cancel)
 {
-    uint8_t v = __atomic_load_n(&t->park, __ATOMIC_SEQ_CST);
+    uint32_t v = __atomic_load_n(&t->park, __ATOMIC_SEQ_CST);
     for (;;) {
         if (v == P_NONE || v == P_CLAIMED || (cancel == 1 && v != P_OPEN) ||
             (cancel == 2 && v == P_NOCANCEL))
@@ -363,7 +364,7 @@ static inline void weft__park_open(weft__task *t, unsigned flags)
 {
     t->wake = 0;
     t->fired = 0;
-    uint8_t v = (flags & PARK_NOCANCEL) ? P_NOCANCEL : t->shield ? P_SHIELDED : P_OPEN;
+    uint32_t v = (flags & PARK_NOCANCEL) ? P_NOCANCEL : t->shield ? P_SHIELDED : P_OPEN;
     __atomic_store_n(&t->park, v, __ATOMIC_SEQ_CST);
 }
 
