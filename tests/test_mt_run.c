@@ -413,6 +413,8 @@ static void test_eagain(void)
     /* And the next run works. */
     CHECK_INT(weft_run_threads(4, mark_ran, NULL, NULL), 0);
     CHECK_INT(atomic_load(&ran), 1);
+    /* The next test counts from here: this run's threads must be gone. */
+    CHECK_INT(threads_settle(before), before);
 }
 
 /* ---- weft_spawn_on: placement and errors ---------------------------------- */
