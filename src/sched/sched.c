@@ -313,14 +313,7 @@ void weft__wq_unlink_away(weft__waiter *w)
     weft__task *t = w->task;
     weft_waitq q;
     weft__task_copy(t, w->q, &q, sizeof q, 0);
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        q.head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        q.tail = w->prev;
+    weft__wq_splice(&q, w);
     weft__task_copy(t, w->q, &q, sizeof q, 1);
     w->q = NULL;
 }
@@ -413,9 +406,11 @@ void weft__all_unlink(weft__sched *s, weft__task *t)
     all_unlink(s, t);
 }
 
-/* Inlined into weft_spawn, the hot path, and weft__spawn. */
-static inline __attribute__((always_inline)) weft_co *
-spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opts, weft_group *g, int stay)
+/* Makes a task that runs on worker to (s itself under weft_run), counted
+ * by s, and not yet placed. NULL with errno. */
+static inline __attribute__((always_inline)) weft__task *
+task_make(weft__sched *s, weft__sched *to, weft_fn fn, void *arg, const weft_opts *opts,
+          weft_group *g)
 {
     weft__task *t = rec_get(s);
     if (!t) {
@@ -429,9 +424,11 @@ spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opts, weft_group *
     }
     co->task = 1;
     co->task_data = t;
-    co->resumer = s->loop; /* where co.c's exit path returns to */
-    /* What can fail of a shared task's first run fails here instead. */
-    if (co->kind == WEFT_STACK_SHARED && weft__co_settle(co, weft__th.cur) != 0) {
+    co->resumer = to->loop; /* where co.c's exit path returns to */
+    /* What can fail of a shared task's first run fails here instead. One
+     * for another worker is placed on that worker's stacks when it first
+     * runs there. */
+    if (to == s && co->kind == WEFT_STACK_SHARED && weft__co_settle(co, weft__th.cur) != 0) {
         weft__co_free(co);
         rec_put(s, t);
         errno = ENOMEM;
@@ -440,18 +437,28 @@ spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opts, weft_group *
     t->co = co;
     t->resume = co;
     t->group = g;
-    t->home = s;
-    all_link(s, t);
-    s->live++;
+    t->home = to;
+    all_link(to, t);
+    s->live++; /* with several workers, the sum is what counts (workers.c) */
+    return t;
+}
+
+/* Inlined into weft_spawn, the hot path, and weft__spawn. */
+static inline __attribute__((always_inline)) weft_co *
+spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opts, weft_group *g, int stay)
+{
+    weft__task *t = task_make(s, s, fn, arg, opts, g);
+    if (!t)
+        return NULL;
     if (unlikely(s->mt)) {
-        t->stay = stay || co->kind == WEFT_STACK_SHARED || g;
+        t->stay = stay || t->co->kind == WEFT_STACK_SHARED || g;
         if (!t->stay) {
             weft__fresh_push(s, t);
-            return co;
+            return t->co;
         }
     }
     weft__ready_next(s, t);
-    return co;
+    return t->co;
 }
 
 weft_co *weft__spawn(weft__sched *s, weft_fn fn, void *arg, const weft_opts *opts, weft_group *g)
@@ -464,30 +471,12 @@ weft_co *weft__spawn_at(weft__sched *s, weft__sched *to, weft_fn fn, void *arg,
 {
     if (to == s)
         return spawn(s, fn, arg, opts, NULL, 1);
-    weft__task *t = rec_get(s);
-    if (!t) {
-        errno = ENOMEM;
+    weft__task *t = task_make(s, to, fn, arg, opts, NULL);
+    if (!t)
         return NULL;
-    }
-    weft_co *co = weft_co_new(fn, arg, opts);
-    if (!co) {
-        rec_put(s, t);
-        return NULL;
-    }
-    /* A shared-stack task is placed on one of that worker's stacks when it
-     * first runs there. */
-    co->task = 1;
-    co->task_data = t;
-    co->resumer = to->loop;
-    t->co = co;
-    t->resume = co;
-    t->group = NULL;
-    t->home = to;
     t->stay = 1;
-    weft__all_link(to, t);
-    s->live++; /* the sum over workers is what counts (workers.c) */
     weft__inbox_push(to, t);
-    return co;
+    return t->co;
 }
 
 /* Frees a finished task: its coroutine goes back to the stack pool. */

@@ -522,6 +522,19 @@ static inline void weft__wq_push(weft_waitq *q, weft__waiter *w)
 
 void weft__wq_unlink_away(weft__waiter *w);
 
+/* Takes w out of q's list; w->q stays for the caller to clear. */
+static inline void weft__wq_splice(weft_waitq *q, weft__waiter *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        q->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        q->tail = w->prev;
+}
+
 static inline void weft__wq_unlink(weft__waiter *w)
 {
     weft_waitq *q = w->q;
@@ -533,14 +546,7 @@ static inline void weft__wq_unlink(weft__waiter *w)
         weft__wq_unlink_away(w);
         return;
     }
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        q->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        q->tail = w->prev;
+    weft__wq_splice(q, w);
     w->q = NULL;
 }
 
@@ -555,15 +561,7 @@ static inline weft__waiter *weft__wq_first(const weft_waitq *q)
  * workers: the waiting task may be looking at w->q from its worker). */
 static inline void weft__wq_unlink_mt(weft__waiter *w)
 {
-    weft_waitq *q = w->q;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        q->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        q->tail = w->prev;
+    weft__wq_splice(w->q, w);
     __atomic_store_n(&w->q, NULL, __ATOMIC_RELEASE);
 }
 
